@@ -1,0 +1,3 @@
+"""Every registered benchmark. Import-time registration with ``@benchmark``."""
+
+from __future__ import annotations
