@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "caudal.web",
     "caudal.demo",
     "caudal.bench",
+    "caudal.ops",
 ]
 
 MIDDLEWARE = [
