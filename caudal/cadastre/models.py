@@ -56,9 +56,9 @@ class UtilitySettings(models.Model):
 
     @classmethod
     def current(cls) -> UtilitySettings:
-        obj = cls.objects.filter(pk=1).first()
+        obj: UtilitySettings | None = UtilitySettings.objects.filter(pk=1).first()
         if obj is None:
-            obj = cls(pk=1, name="Caudal", country=Country.PERU, currency="PEN", tax_id="")
+            obj = UtilitySettings(pk=1, name="Caudal", country=Country.PERU, currency="PEN", tax_id="")
         return obj
 
 
