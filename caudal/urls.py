@@ -1,11 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-admin.site.site_header = "Caudal — administración"
-admin.site.site_title = "Caudal"
-admin.site.index_title = "Configuración"
-
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("caudal.web.urls")),
 ]

@@ -29,7 +29,8 @@ DEBUG = env_bool("CAUDAL_DEBUG", False)
 ALLOWED_HOSTS = env_list("CAUDAL_ALLOWED_HOSTS", "127.0.0.1,localhost")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django admin, opened by role (web.access_admin) as well as is_staff.
+    "caudal.web.admin_site.CaudalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -79,6 +80,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "caudal.web.context_processors.chrome",
             ],
         },
     },

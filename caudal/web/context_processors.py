@@ -1,0 +1,44 @@
+"""What every page's layout needs: the utility, the user's roles and what they may open."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
+
+from caudal.audit.roles import role_label
+from caudal.cadastre.models import UtilitySettings
+
+from . import permissions as p
+
+
+def _roles(request: HttpRequest) -> list[str]:
+    user = request.user
+    if not user.is_authenticated:
+        return []
+    labels = [role_label(name) for name in user.groups.values_list("name", flat=True)]
+    if user.is_superuser:
+        labels.insert(0, "Superusuario")
+    return labels
+
+
+def _can(request: HttpRequest) -> dict[str, bool]:
+    user = request.user
+    return {
+        "search": user.has_perm(p.SEARCH),
+        "account": user.has_perm(p.ACCOUNT_360),
+        "export": user.has_perm(p.EXPORT_STATEMENT),
+        "audit_trail": user.has_perm(p.AUDIT_TRAIL),
+        "admin": user.is_active and (user.is_staff or user.has_perm(p.ADMIN)),
+    }
+
+
+def chrome(request: HttpRequest) -> dict[str, Any]:
+    utility = SimpleLazyObject(UtilitySettings.current)
+    return {
+        "utility": utility,
+        "currency": SimpleLazyObject(lambda: utility.currency),
+        "user_roles": SimpleLazyObject(lambda: _roles(request)),
+        "can": SimpleLazyObject(lambda: _can(request)),
+    }

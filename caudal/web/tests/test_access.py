@@ -1,0 +1,122 @@
+"""The role matrix: every role against every page, with the expected status code.
+
+200 = the page opens, 403 = signed in but the role does not include it, 302 = sent to a
+login page (anonymous users everywhere; users without admin access on admin pages).
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from caudal.audit.roles import ROLES
+from caudal.cadastre.testing import make_route
+
+pytestmark = pytest.mark.django_db
+
+ALL_ROLES = [*ROLES, "superuser", None]
+OFFICE = set(ROLES) - {"field_worker"} | {"superuser"}
+OVERSIGHT = {"manager", "auditor", "superuser"}
+CONFIG_EDIT = {"manager", "superuser"}
+
+# page → (path template, roles that get 200, status for the others when signed in)
+PAGES: dict[str, tuple[str, set[str], int]] = {
+    "home": ("/", set(ROLES) | {"superuser"}, 200),
+    "search": ("/buscar/?q=quispe", OFFICE, 403),
+    "search-htmx": ("/buscar/?q=quis", OFFICE, 403),
+    "account-detail": ("/suministros/{number}/", OFFICE, 403),
+    "account-as-of": ("/suministros/{number}/?al=2024-01-31", OFFICE, 403),
+    "account-statement": ("/suministros/{number}/estado-de-cuenta/", OFFICE, 403),
+    "account-statement-csv": ("/suministros/{number}/estado-de-cuenta.csv", OFFICE, 403),
+    "account-audit": ("/suministros/{number}/auditoria/", OFFICE, 403),
+    "user-list": ("/auditoria/usuarios/", OVERSIGHT, 403),
+    "user-audit": ("/auditoria/usuarios/{username}/", OVERSIGHT, 403),
+    "admin-index": ("/admin/", OVERSIGHT, 302),
+    "admin-zones": ("/admin/cadastre/zone/", OVERSIGHT, 302),
+    "admin-zone-edit": ("/admin/cadastre/zone/{zone}/change/", OVERSIGHT, 302),
+    "admin-zone-add": ("/admin/cadastre/zone/add/", CONFIG_EDIT, 302),
+    "admin-utility": ("/admin/cadastre/utilitysettings/", OVERSIGHT, 302),
+    "admin-documents": ("/admin/ledger/document/", OVERSIGHT, 302),
+    "admin-document-add": ("/admin/ledger/document/add/", set(), 302),
+    "admin-audit-events": ("/admin/audit/auditevent/", OVERSIGHT, 302),
+}
+
+# Admin pages that a signed-in admin user without that model permission gets 403 on.
+ADMIN_403 = {
+    ("admin-zone-add", "auditor"),
+    ("admin-document-add", "manager"),
+    ("admin-document-add", "auditor"),
+    ("admin-document-add", "superuser"),
+}
+
+
+def expected(page: str, role: str | None) -> int:
+    _path, allowed, denied = PAGES[page]
+    if role is None:
+        return 302
+    if role in allowed:
+        return 200
+    if (page, role) in ADMIN_403:
+        return 403
+    return denied
+
+
+@pytest.fixture
+def targets(account):
+    from caudal.cadastre.models import Zone
+
+    make_route()
+    return {"number": account.number, "username": "someone", "zone": Zone.objects.first().pk}
+
+
+@pytest.mark.parametrize("page", sorted(PAGES))
+@pytest.mark.parametrize("role", ALL_ROLES, ids=[str(r) for r in ALL_ROLES])
+def test_role_matrix(page, role, targets, login, make_user):
+    make_user("cashier", username="someone")
+    client = Client() if role is None else login(role)
+    path = PAGES[page][0].format(**targets)
+    headers = {"HX-Request": "true"} if page == "search-htmx" else {}
+    response = client.get(path, headers=headers)
+    assert response.status_code == expected(page, role), (page, role, response.status_code)
+    if response.status_code == 302 and role is None:
+        assert response["Location"].startswith(("/ingresar/", "/admin/login/"))
+
+
+def test_matrix_covers_every_url():
+    """Every named page of the web app appears in the matrix."""
+    from caudal.web import urls
+
+    names = {p.name for p in urls.urlpatterns} - {"login", "logout"}
+    assert names <= set(PAGES)
+
+
+def test_field_worker_sees_only_the_landing(login):
+    client = login("field_worker", first_name="Luis", last_name="Mamani")
+    body = client.get("/").content.decode()
+    assert "Luis Mamani" in body
+    assert "Operario de campo" in body
+    assert 'name="q"' not in body  # no search box
+    assert "/auditoria/" not in body
+
+
+def test_anonymous_home_redirects_to_login():
+    response = Client().get("/")
+    assert response.status_code == 302
+    assert response["Location"] == "/ingresar/?next=/"
+
+
+def test_nav_shows_only_what_the_role_can_open(login):
+    cashier = login("cashier").get("/").content.decode()
+    assert 'href="/buscar/"' in cashier
+    assert 'href="/auditoria/usuarios/"' not in cashier
+    assert 'href="/admin/"' not in cashier
+    manager = login("manager", username="boss").get("/").content.decode()
+    assert 'href="/auditoria/usuarios/"' in manager
+    assert 'href="/admin/"' in manager
+    assert "Gerencia comercial" in manager
+
+
+def test_forbidden_page_is_in_spanish(login):
+    response = login("field_worker").get("/buscar/?q=x")
+    assert response.status_code == 403
+    assert "No tiene acceso a esta página" in response.content.decode()
