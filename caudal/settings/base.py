@@ -29,8 +29,6 @@ DEBUG = env_bool("CAUDAL_DEBUG", False)
 ALLOWED_HOSTS = env_list("CAUDAL_ALLOWED_HOSTS", "127.0.0.1,localhost")
 
 INSTALLED_APPS = [
-    # Django admin, opened by role (web.access_admin) as well as is_staff.
-    "caudal.web.admin_site.CaudalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -42,6 +40,9 @@ INSTALLED_APPS = [
     "caudal.cadastre",
     "caudal.ledger",
     "caudal.web",
+    # Django admin, opened by role (web.access_admin) as well as is_staff; listed after
+    # caudal.web so that the web app's admin/base_site.html (Caudal colours) wins.
+    "caudal.web.admin_site.CaudalAdminConfig",
     "caudal.demo",
     "caudal.bench",
     "caudal.ops",

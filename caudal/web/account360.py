@@ -21,11 +21,13 @@ from caudal.cadastre.models import (
     Connection,
     ConnectionStatusChange,
     Meter,
+    Service,
 )
 from caudal.ledger import queries
 from caudal.ledger.models import DocumentKind, OpenItem, Side
 
 STATEMENT_ROWS = 15
+SERVICE_ORDER: dict[str, int] = {Service.WATER: 0, Service.SEWER: 1}
 AUDIT_ROWS = 10
 OTHER_ACCOUNTS = 5
 
@@ -118,15 +120,14 @@ def load(number: str, *, as_of: date | None = None, today: date | None = None) -
     """Read the 360 view of one account in a constant number of queries, whatever its size."""
     today = today or timezone.localdate()
     account = get_account(number)
-    connections = list(
-        Connection.objects.filter(account=account)
-        .order_by("service")
-        .prefetch_related(
+    connections = sorted(
+        Connection.objects.filter(account=account).prefetch_related(
             Prefetch(
                 "history",
                 queryset=ConnectionStatusChange.objects.order_by("-effective_on", "-id"),
             )
-        )
+        ),
+        key=lambda c: SERVICE_ORDER.get(c.service, 99),
     )
     meters = list(Meter.objects.filter(account=account).order_by("-installed_on", "-id"))
     others = list(

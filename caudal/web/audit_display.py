@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from caudal.audit.models import AuditEvent
 from caudal.kernel.money import MoneyError, format_money
+from caudal.ledger.models import DocumentKind
 
 ACTION_LABELS: dict[str, Any] = {
     "ledger.post_charge": _("Charge posted"),
@@ -44,9 +48,23 @@ FIELD_LABELS: dict[str, Any] = {
     "reference": _("reference"),
     "status": _("status"),
     "reason": _("reason"),
+    "policy": _("allocation"),
+    "applied": _("applied"),
+    "unapplied": _("unapplied"),
+    "open_amount": _("open amount"),
 }
 
-MONEY_FIELDS = frozenset({"amount", "open_amount", "credit_applied", "balance", "applied"})
+VALUE_LABELS: dict[str, dict[str, Any]] = {
+    "kind": dict(DocumentKind.choices),
+    "policy": {"oldest_due": _("oldest due first"), "by_concept": _("by concept")},
+}
+
+ACTOR_LABELS: dict[str, Any] = {"system": _("System"), "anonymous": _("Anonymous")}
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+MONEY_FIELDS = frozenset(
+    {"amount", "open_amount", "credit_applied", "balance", "applied", "unapplied"}
+)
 
 
 def action_label(action: str) -> str:
@@ -66,6 +84,11 @@ def _show(key: str, value: Any, currency: str) -> str:
             return format_money(value, currency)
         except MoneyError:
             return str(value)
+    if isinstance(value, str) and ISO_DATE.fullmatch(value):
+        return f"{value[8:10]}/{value[5:7]}/{value[0:4]}"
+    labels = VALUE_LABELS.get(key)
+    if labels is not None and isinstance(value, str) and value in labels:
+        return str(labels[value])
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return str(value)
@@ -79,8 +102,25 @@ class Change:
     changed: bool
 
 
+def field_label(key: str, object_type: str = "") -> str:
+    """Label of a before/after key: our list, else the model field's verbose name."""
+    label = FIELD_LABELS.get(key)
+    if label is not None:
+        return str(label)
+    if "." in object_type:
+        try:
+            model = apps.get_model(object_type)
+            return str(model._meta.get_field(key).verbose_name)
+        except (LookupError, ValueError, FieldDoesNotExist):
+            pass
+    return key.replace("_", " ")
+
+
 def diff(
-    before: dict[str, Any] | None, after: dict[str, Any] | None, currency: str
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    currency: str,
+    object_type: str = "",
 ) -> list[Change]:
     """Field-by-field view of an event: every key of before or after, changed ones flagged."""
     before = before if isinstance(before, dict) else ({} if before is None else {"": before})
@@ -90,7 +130,7 @@ def diff(
     for key in keys:
         b = _show(key, before.get(key), currency) if key in before else ""
         a = _show(key, after.get(key), currency) if key in after else ""
-        label = str(FIELD_LABELS.get(key, key.replace("_", " ")))
+        label = field_label(key, object_type)
         out.append(Change(label, b, a, key in before and key in after and b != a))
     return out
 
@@ -101,9 +141,22 @@ class EventRow:
     label: str
     changes: list[Change]
 
+    @property
+    def is_diff(self) -> bool:
+        """True when the event records a before state (show before → after)."""
+        return any(c.before for c in self.changes)
+
+    @property
+    def actor(self) -> str:
+        label = self.event.actor_label
+        return str(ACTOR_LABELS.get(label, label))
+
 
 def rows(events: list[AuditEvent], currency: str) -> list[EventRow]:
-    return [EventRow(e, action_label(e.action), diff(e.before, e.after, currency)) for e in events]
+    return [
+        EventRow(e, action_label(e.action), diff(e.before, e.after, currency, e.object_type))
+        for e in events
+    ]
 
 
 @dataclass

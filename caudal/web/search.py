@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from django.db import connection
 from django.db.models import Func, Prefetch, QuerySet, TextField
 from django.db.models.expressions import RawSQL
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from caudal.cadastre.models import Account, Connection, Customer, Property
@@ -42,6 +43,8 @@ from caudal.cadastre.models import Account, Connection, Customer, Property
 from . import search_index
 
 log = logging.getLogger(__name__)
+
+StrOrPromise = str | Promise
 
 LIMIT = 50
 
@@ -122,10 +125,10 @@ def _text_ids(
             for term in terms:
                 qs = qs.filter(folded__contains=term)
             return qs.values("pk")[: LIMIT + 1]
-    qs = model.objects.all()
+    plain: QuerySet = model.objects.all()
     for term in terms:
-        qs = qs.filter(**{f"{column}__icontains": term})
-    return qs.values("pk")[: LIMIT + 1]
+        plain = plain.filter(**{f"{column}__icontains": term})
+    return plain.values("pk")[: LIMIT + 1]
 
 
 def _accounts() -> QuerySet[Account]:
@@ -159,7 +162,7 @@ def search(query: str, *, limit: int = LIMIT) -> SearchResults:
     found: dict[int, str] = {}
     order: list[int] = []
 
-    def add(ids: list[int], label: str) -> None:
+    def add(ids: list[int], label: StrOrPromise) -> None:
         for pk in ids:
             if pk not in found:
                 found[pk] = str(label)

@@ -81,7 +81,7 @@ def search(request: HttpRequest) -> HttpResponse:
     results = search_mod.search(query)
     context = {"q": results.query, "results": results, "limit": search_mod.LIMIT}
     template = "web/_search_results.html" if partial else "web/search.html"
-    response = render(request, template, {**context, "nav": "search"})
+    response = render(request, template, {**context, "nav": "search-page"})
     patch_vary_headers(response, ["HX-Request"])
     return response
 

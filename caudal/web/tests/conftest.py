@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.utils import timezone
 
+from caudal.audit.actions import ActorLike
 from caudal.audit.roles import ROLES, ensure_roles
 from caudal.cadastre.models import (
     Account,
@@ -65,7 +66,9 @@ def login(make_user) -> Callable[[str | None], Client]:
     return client_for
 
 
-def populate_history(account: Account, *, today: date | None = None, actor: object = None) -> None:
+def populate_history(
+    account: Account, *, today: date | None = None, actor: ActorLike = None
+) -> None:
     """A year of monthly bills, payments, a blocked item in complaint and a cut service."""
     today = today or timezone.localdate()
     start = (today.replace(day=1) - timedelta(days=330)).replace(day=1)
@@ -101,24 +104,25 @@ def populate_history(account: Account, *, today: date | None = None, actor: obje
                 actor=actor or "cash-desk",
             )
         month = (month + timedelta(days=32)).replace(day=1)
-    disputed = OpenItem.objects.filter(document=bills[7]).order_by("pk").first()
+    disputed = OpenItem.objects.filter(document=bills[7]).order_by("pk")[0]
     actions.do_block_item(
         disputed,
         reason="Reclamo por consumo excesivo",
         case_ref="PQR-2025-0142",
         actor=actor,
     )
-    water = account.connections.get(service=Service.WATER)
+    water_connection = account.connections.get(service=Service.WATER)
     cut_on = today - timedelta(days=40)
     ConnectionStatusChange.objects.create(
-        connection=water,
+        connection=water_connection,
         status=ConnectionStatus.CUT,
         previous_status=ConnectionStatus.ACTIVE,
         effective_on=cut_on,
         reason="Corte por deuda",
     )
-    water.status, water.status_since = ConnectionStatus.CUT, cut_on
-    water.save()
+    water_connection.status = ConnectionStatus.CUT
+    water_connection.status_since = cut_on
+    water_connection.save()
     Meter.objects.create(
         account=account,
         serial="MED-2019-004512",

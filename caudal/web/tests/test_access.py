@@ -66,7 +66,7 @@ def targets(account):
     from caudal.cadastre.models import Zone
 
     make_route()
-    return {"number": account.number, "username": "someone", "zone": Zone.objects.first().pk}
+    return {"number": account.number, "username": "someone", "zone": Zone.objects.get().pk}
 
 
 @pytest.mark.parametrize("page", sorted(PAGES))

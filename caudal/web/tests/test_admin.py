@@ -50,7 +50,7 @@ def test_ledger_is_view_only_even_for_superusers(login, rich_account):
     from caudal.ledger.models import Document
 
     client = login("superuser")
-    doc = Document.objects.filter(account=rich_account).first()
+    doc = Document.objects.filter(account=rich_account)[0]
     page = client.get(f"/admin/ledger/document/{doc.pk}/change/")
     assert page.status_code == 200
     assert b"deletelink" not in page.content

@@ -26,6 +26,14 @@ def test_diff_flags_changed_fields_and_formats_money():
     assert by_field["reclamo / expediente"].after == "PQR-1"
 
 
+def test_field_labels_come_from_the_model():
+    changes = audit_display.diff(
+        {"mobile": ""}, {"mobile": "+51 9"}, "PEN", object_type="cadastre.customer"
+    )
+    assert changes[0].field == "celular"
+    assert audit_display.field_label("whatever_key", "nope.nothing") == "whatever key"
+
+
 def test_unknown_action_gets_a_readable_label():
     assert audit_display.action_label("fieldwork.close_order") == "Close order"
     assert audit_display.action_label("ledger.post_payment") == "Pago registrado"

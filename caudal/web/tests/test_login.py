@@ -48,6 +48,7 @@ def test_lockout_after_the_failure_limit(make_user):
     assert locked.status_code == 429
     body = locked.content.decode()
     assert "Acceso bloqueado temporalmente" in body
+    assert "Vuelva a intentarlo en 15 minutos" in body
     # even the right password is refused while locked
     again = client.post("/ingresar/", {"username": "caja", "password": PASSWORD})
     assert again.status_code == 429
