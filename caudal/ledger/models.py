@@ -131,6 +131,9 @@ class DocumentLine(models.Model):
             models.CheckConstraint(condition=~models.Q(amount=0), name="line_amount_nonzero"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.document_id}/{self.line_no} {self.concept} {self.amount}"
+
 
 class OpenItem(models.Model):
     """An open item (partida abierta): one per document line."""
@@ -175,6 +178,9 @@ class OpenItem(models.Model):
             ),
             models.Index(fields=["account", "issue_date"], name="item_account_issue"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.concept} {self.open_amount}/{self.amount} vence {self.due_date}"
 
     @property
     def signed_open(self) -> int:
@@ -223,6 +229,9 @@ class Clearing(models.Model):
             models.Index(fields=["account", "cleared_on"], name="clearing_account_date"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.debit_item_id}↔{self.credit_item_id} {self.amount} ({self.cleared_on})"
+
 
 class BlockEvent(models.Model):
     """History of blocking and unblocking an open item (partida bloqueada). Append-only."""
@@ -241,3 +250,7 @@ class BlockEvent(models.Model):
     class Meta:
         verbose_name = _("bloqueo de partida")
         verbose_name_plural = _("bloqueos de partidas")
+
+    def __str__(self) -> str:
+        state = _("bloqueo") if self.blocked else _("desbloqueo")
+        return f"{state} {self.item_id} ({self.effective_on})"
