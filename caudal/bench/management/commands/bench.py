@@ -25,7 +25,7 @@ from django.db import connection
 
 from caudal.bench import harness
 
-BENCH_MODULES = ["caudal.bench.benchmarks"]
+BENCH_MODULES = ["caudal.bench.benchmarks", "caudal.bench.demo_benches"]
 
 
 def load_registry() -> dict[str, harness.Benchmark]:
