@@ -58,7 +58,9 @@ class UtilitySettings(models.Model):
     def current(cls) -> UtilitySettings:
         obj: UtilitySettings | None = UtilitySettings.objects.filter(pk=1).first()
         if obj is None:
-            obj = UtilitySettings(pk=1, name="Caudal", country=Country.PERU, currency="PEN", tax_id="")
+            obj = UtilitySettings(
+                pk=1, name="Caudal", country=Country.PERU, currency="PEN", tax_id=""
+            )
         return obj
 
 
@@ -193,7 +195,9 @@ class Property(models.Model):
     municipality = models.ForeignKey(
         Municipality, on_delete=models.PROTECT, related_name="+", verbose_name=_("municipio")
     )
-    zone = models.ForeignKey(Zone, on_delete=models.PROTECT, related_name="+", verbose_name=_("zona"))
+    zone = models.ForeignKey(
+        Zone, on_delete=models.PROTECT, related_name="+", verbose_name=_("zona")
+    )
     sector = models.ForeignKey(
         Sector, on_delete=models.PROTECT, related_name="+", verbose_name=_("sector")
     )
@@ -207,9 +211,7 @@ class Property(models.Model):
     longitude = models.DecimalField(
         _("longitud"), max_digits=9, decimal_places=6, null=True, blank=True
     )
-    municipal_ref = models.CharField(
-        _("referencia catastral municipal"), max_length=40, blank=True
-    )
+    municipal_ref = models.CharField(_("referencia catastral municipal"), max_length=40, blank=True)
 
     class Meta:
         verbose_name = _("predio")
@@ -249,7 +251,9 @@ class Account(models.Model):
     segment = models.CharField(
         _("segmento"), max_length=8, choices=Segment.choices, default=Segment.REGULAR
     )
-    cycle = models.ForeignKey(Cycle, on_delete=models.PROTECT, related_name="+", verbose_name=_("ciclo"))
+    cycle = models.ForeignKey(
+        Cycle, on_delete=models.PROTECT, related_name="+", verbose_name=_("ciclo")
+    )
     opened_on = models.DateField(_("fecha de alta"))
     updated_at = models.DateTimeField(_("actualizado"), auto_now=True)
 
@@ -258,8 +262,7 @@ class Account(models.Model):
         verbose_name_plural = _("suministros")
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(stratum__isnull=True)
-                | models.Q(stratum__gte=1, stratum__lte=6),
+                condition=models.Q(stratum__isnull=True) | models.Q(stratum__gte=1, stratum__lte=6),
                 name="account_stratum_1_6",
             ),
             models.CheckConstraint(condition=models.Q(units__gte=1), name="account_units_positive"),
@@ -296,7 +299,9 @@ class Connection(models.Model):
         verbose_name = _("conexión")
         verbose_name_plural = _("conexiones")
         constraints = [
-            models.UniqueConstraint(fields=["account", "service"], name="connection_one_per_service")
+            models.UniqueConstraint(
+                fields=["account", "service"], name="connection_one_per_service"
+            )
         ]
 
     def __str__(self) -> str:
@@ -321,6 +326,9 @@ class ConnectionStatusChange(models.Model):
         verbose_name = _("cambio de estado de conexión")
         verbose_name_plural = _("historial de estados de conexión")
         ordering = ["connection", "effective_on", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.connection_id} {self.previous_status or '-'} → {self.status} {self.effective_on}"
 
 
 class MeterStatus(models.TextChoices):

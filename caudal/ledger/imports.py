@@ -332,7 +332,7 @@ def _reject_whole_documents(frame: pl.DataFrame, errors: Errors) -> None:
     bad = errors.bad_rows()
     if bad.len() == 0:
         return
-    marked = frame.with_columns(pl.col(IDX).is_in(bad).alias("__bad"))
+    marked = frame.with_columns(pl.col(IDX).is_in(bad.implode()).alias("__bad"))
     docs = (
         marked.filter(pl.col("__bad")).group_by(DOC_KEY).agg(pl.col(LINE).min().alias("__bad_line"))
     )
@@ -581,7 +581,7 @@ def _run_import(
             if errors and not partial:
                 raise Rollback
             bad = errors.bad_rows()
-            good = job.frame.filter(~pl.col(IDX).is_in(bad)) if bad.len() else job.frame
+            good = job.frame.filter(~pl.col(IDX).is_in(bad.implode())) if bad.len() else job.frame
             keys = ["account_id", "kind__v", "document_reference"]
             same = existing.filter(pl.col("same"))
             unchanged = good.join(same, on=keys, how="semi")

@@ -25,7 +25,11 @@ from django.db import connection
 
 from caudal.bench import harness
 
-BENCH_MODULES = ["caudal.bench.benchmarks", "caudal.bench.demo_benches"]
+BENCH_MODULES = [
+    "caudal.bench.benchmarks",
+    "caudal.bench.import_benches",
+    "caudal.bench.demo_benches",
+]
 
 
 def load_registry() -> dict[str, harness.Benchmark]:
