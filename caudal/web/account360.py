@@ -37,6 +37,8 @@ class ItemRow:
     item: OpenItem
     open_amount: int
     days_past_due: int
+    doc_kind: str = ""
+    doc_reference: str = ""
 
     @property
     def is_credit(self) -> bool:
@@ -83,13 +85,27 @@ class Account360:
         return [m for m in self.meters if m.removed_on is not None]
 
 
-def item_rows(pairs: list[tuple[OpenItem, int]], on: date) -> list[ItemRow]:
-    """Rows for the items table; their documents are fetched in one query."""
-    prefetch_related_objects([item for item, _amount in pairs], "document")
-    return [
-        ItemRow(item, amount, max(0, (on - item.due_date).days) if item.side == Side.DEBIT else 0)
-        for item, amount in pairs
-    ]
+def item_rows(
+    pairs: list[tuple[OpenItem, int]],
+    on: date,
+    documents: dict[int, queries.StatementRow] | None = None,
+) -> list[ItemRow]:
+    """Rows for the items table. Document kind and reference come from ``documents`` (the
+    statement rows by document id, already read); without it they are fetched in one query."""
+    if documents is None:
+        prefetch_related_objects([item for item, _amount in pairs], "document")
+    rows = []
+    for item, amount in pairs:
+        if documents is not None and item.document_id in documents:
+            doc = documents[item.document_id]
+            kind, reference = doc.kind, doc.reference
+        elif documents is None:
+            kind, reference = item.document.kind, item.document.reference
+        else:
+            kind, reference = "", ""
+        days = max(0, (on - item.due_date).days) if item.side == Side.DEBIT else 0
+        rows.append(ItemRow(item, amount, days, kind, reference or str(item.document_id)))
+    return rows
 
 
 def kind_labels() -> dict[str, str]:
@@ -137,9 +153,10 @@ def load(number: str, *, as_of: date | None = None, today: date | None = None) -
         .only("id", "number", "property__address")
         .order_by("number")[: OTHER_ACCOUNTS + 1]
     )
-    items = queries.open_items(account.pk)
-    rows = item_rows([(i, i.open_amount) for i in items], today)
     statement = queries.statement(account.pk)
+    documents = {r.document_id: r for r in statement if r.document_id is not None}
+    items = queries.open_items(account.pk)
+    rows = item_rows([(i, i.open_amount) for i in items], today, documents)
     last_payment = next(
         (r for r in reversed(statement) if r.kind == DocumentKind.PAYMENT and r.credit), None
     )
@@ -170,6 +187,6 @@ def load(number: str, *, as_of: date | None = None, today: date | None = None) -
         view.as_of = AsOf(
             on=as_of,
             balance=queries.balance_as_of(account.pk, as_of),
-            items=item_rows(queries.state_as_of(account.pk, as_of), as_of),
+            items=item_rows(queries.state_as_of(account.pk, as_of), as_of, documents),
         )
     return view

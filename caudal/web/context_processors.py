@@ -13,6 +13,15 @@ from caudal.cadastre.models import UtilitySettings
 from . import permissions as p
 
 
+def get_utility(request: HttpRequest) -> UtilitySettings:
+    """The utility settings, read once per request."""
+    utility = getattr(request, "_caudal_utility", None)
+    if utility is None:
+        utility = UtilitySettings.current()
+        request._caudal_utility = utility  # type: ignore[attr-defined]
+    return utility
+
+
 def _roles(request: HttpRequest) -> list[str]:
     user = request.user
     if not user.is_authenticated:
@@ -35,7 +44,7 @@ def _can(request: HttpRequest) -> dict[str, bool]:
 
 
 def chrome(request: HttpRequest) -> dict[str, Any]:
-    utility = SimpleLazyObject(UtilitySettings.current)
+    utility = SimpleLazyObject(lambda: get_utility(request))
     return {
         "utility": utility,
         "currency": SimpleLazyObject(lambda: utility.currency),

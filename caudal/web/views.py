@@ -19,13 +19,13 @@ from django.views.decorators.http import require_GET
 
 from caudal.audit.models import AuditEvent
 from caudal.audit.roles import role_label
-from caudal.cadastre.models import UtilitySettings
 from caudal.kernel.money import to_major
 from caudal.ledger import queries
 
 from . import account360, audit_display
 from . import permissions as p
 from . import search as search_mod
+from .context_processors import get_utility
 from .permissions import require_perms
 
 STATEMENT_PAGE = 100
@@ -41,8 +41,8 @@ def _parse_date(value: str | None) -> date | None:
         return None
 
 
-def _currency() -> str:
-    return UtilitySettings.current().currency
+def _currency(request: HttpRequest) -> str:
+    return get_utility(request).currency
 
 
 class LoginView(auth_views.LoginView):
@@ -62,7 +62,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "web/home.html",
-        {"recent": audit_display.rows(recent, _currency()), "nav": "home"},
+        {"recent": audit_display.rows(recent, _currency(request)), "nav": "home"},
     )
 
 
@@ -95,7 +95,7 @@ def account_detail(request: HttpRequest, number: str) -> HttpResponse:
     if as_of is not None and as_of > today:
         as_of = None
     view = account360.load(number, as_of=as_of)
-    currency = _currency()
+    currency = _currency(request)
     return render(
         request,
         "web/account_detail.html",
@@ -150,7 +150,7 @@ def account_statement_csv(request: HttpRequest, number: str) -> StreamingHttpRes
     account = account360.get_account(number)
     start, end = _statement_range(request)
     rows = queries.statement(account.pk, start=start, end=end)
-    currency = _currency()
+    currency = _currency(request)
     labels = account360.kind_labels()
     writer = csv.writer(_Echo(), delimiter=";")
 
@@ -208,7 +208,7 @@ def account_audit(request: HttpRequest, number: str) -> HttpResponse:
         AuditEvent.objects.filter(account_id=account.pk),
         request.GET.get("antes"),
         AUDIT_PAGE,
-        _currency(),
+        _currency(request),
     )
     return render(
         request, "web/account_audit.html", {"account": account, "page": page, "nav": "search"}
@@ -235,7 +235,7 @@ def user_audit(request: HttpRequest, username: str) -> HttpResponse:
         AuditEvent.objects.filter(actor=subject),  # type: ignore[misc]
         request.GET.get("antes"),
         AUDIT_PAGE,
-        _currency(),
+        _currency(request),
     )
     roles = [role_label(name) for name in subject.groups.values_list("name", flat=True)]  # type: ignore[attr-defined]
     accounts = dict(

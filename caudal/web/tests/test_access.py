@@ -99,6 +99,12 @@ def test_field_worker_sees_only_the_landing(login):
     assert "/auditoria/" not in body
 
 
+def test_user_without_role_is_told_so(login):
+    body = login(None).get("/").content.decode()
+    assert "todavía no tiene un rol asignado" in body
+    assert 'name="q"' not in body
+
+
 def test_anonymous_home_redirects_to_login():
     response = Client().get("/")
     assert response.status_code == 302
