@@ -60,7 +60,6 @@ from caudal.cadastre.imports import (
     fetch_frame,
     first_reason,
     fmt,
-    is_postgresql,
     keys_condition,
     keys_param,
     lock_tables,
@@ -671,22 +670,18 @@ def _write(
     )
     now = db_datetime(timezone.now())
     reason = (_("Migración de saldos: %(file)s") % {"file": file_name})[:250]
-    pg = is_postgresql()
-    temp = "CREATE TEMP TABLE {name} ({cols})" + (" ON COMMIT DROP" if pg else "")
-    cursor.execute(
-        temp.format(
-            name="caudal_stage_docs",
-            cols="doc_id bigint, account_id bigint, kind varchar(12), reference varchar(64), "
-            "doc_date date, amount bigint",
-        )
-    )
-    cursor.execute(
-        temp.format(
-            name="caudal_stage_lines",
-            cols="line_id bigint, doc_id bigint, line_no integer, concept varchar(20), "
-            "amount bigint, description varchar(200), issue date, due date, account_id bigint",
-        )
-    )
+    stages = {
+        "caudal_stage_docs": "doc_id bigint, account_id bigint, kind varchar(12), "
+        "reference varchar(64), doc_date date, amount bigint",
+        "caudal_stage_lines": "line_id bigint, doc_id bigint, line_no integer, "
+        "concept varchar(20), amount bigint, description varchar(200), issue date, "
+        "due date, account_id bigint",
+    }
+    for name, columns in stages.items():
+        # Dropped at the end; dropped first too in case an enclosing transaction (a test)
+        # already imported once on this connection.
+        cursor.execute(f"DROP TABLE IF EXISTS {name}")
+        cursor.execute(f"CREATE TEMP TABLE {name} ({columns})")
     bulk_insert(cursor, "caudal_stage_docs", stage_docs)
     bulk_insert(cursor, "caudal_stage_lines", stage_lines)
     cursor.execute(
@@ -709,9 +704,8 @@ def _write(
         "%s, '' FROM caudal_stage_lines ORDER BY line_id",
         [False],
     )
-    if not pg:
-        cursor.execute("DROP TABLE temp.caudal_stage_docs")
-        cursor.execute("DROP TABLE temp.caudal_stage_lines")
+    for name in stages:
+        cursor.execute(f"DROP TABLE {name}")
 
 
 def _apply_credits(accounts: list[int], *, actor: ActorLike) -> int:

@@ -1,7 +1,8 @@
 """``caudal import-cadastre FILE.csv [--dry-run] [--partial] [--json] [--country PE|CO]``.
 
 Exit status: 0 imported (or would import) without errors; 1 errors and nothing written;
-2 imported with ``--partial`` but some rows were rejected (listed).
+2 imported with ``--partial`` but some rows were rejected (listed); with ``--dry-run`` the
+same codes say what the import would do.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from django.utils.translation import gettext as _
 from caudal.cadastre.imports import cli_lines, import_cadastre
 
 
-def report(command: BaseCommand, result: Any, *, as_json: bool, what: str) -> None:
-    """Print an ``ImportResult`` and exit with the documented status."""
+def report(command: BaseCommand, result: Any, *, as_json: bool, what: str, partial: bool) -> None:
+    """Print an ``ImportResult`` and exit with the documented status: 0 no errors; 1
+    errors and nothing imported; 2 ``--partial`` imported (or, with ``--dry-run``, would
+    import) the good rows and rejected the others."""
     if as_json:
         command.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False))
     else:
@@ -48,7 +51,7 @@ def report(command: BaseCommand, result: Any, *, as_json: bool, what: str) -> No
             + (f" ({extra})" if extra else "")
         )
     if result.errors:
-        raise SystemExit(2 if result.committed else 1)
+        raise SystemExit(2 if partial and (result.committed or result.dry_run) else 1)
 
 
 class Command(BaseCommand):
@@ -86,4 +89,4 @@ class Command(BaseCommand):
             partial=opts["partial"],
             country=opts["country"],
         )
-        report(self, result, as_json=opts["json"], what=path.name)
+        report(self, result, as_json=opts["json"], what=path.name, partial=opts["partial"])

@@ -52,4 +52,4 @@ class Command(BaseCommand):
             partial=opts["partial"],
             apply_credits=opts["apply_credits"],
         )
-        report(self, result, as_json=opts["json"], what=path.name)
+        report(self, result, as_json=opts["json"], what=path.name, partial=opts["partial"])
