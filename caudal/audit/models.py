@@ -40,6 +40,9 @@ class AuditEvent(models.Model):
         ]
         permissions = [("view_audit_trail", "Puede ver la auditoría de cualquier usuario")]
 
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
 
 class RunStatus(models.TextChoices):
     RUNNING = "running", _("En curso")
@@ -68,3 +71,6 @@ class Run(models.Model):
         verbose_name = _("proceso masivo")
         verbose_name_plural = _("procesos masivos")
         ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.status})"

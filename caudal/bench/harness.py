@@ -78,7 +78,12 @@ def machine() -> dict[str, Any]:
             mem_gib = round(int(fh.readline().split()[1]) / 1024 / 1024, 1)
     except (OSError, ValueError, IndexError):
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "mem_gib": mem_gib, "python": platform.python_version()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "mem_gib": mem_gib,
+        "python": platform.python_version(),
+    }
 
 
 def finish(name: str, size: int, raw: dict[str, Any], engine: str) -> dict[str, Any]:

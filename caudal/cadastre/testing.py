@@ -45,8 +45,12 @@ def make_utility(country: str = "PE") -> UtilitySettings:
 
 def make_route(code: str = "R01") -> Route:
     muni, _ = Municipality.objects.get_or_create(code="M01", defaults={"name": "Centro"})
-    zone, _ = Zone.objects.get_or_create(code="Z01", defaults={"name": "Zona 1", "municipality": muni})
-    sector, _ = Sector.objects.get_or_create(code="S01", defaults={"name": "Sector 1", "zone": zone})
+    zone, _ = Zone.objects.get_or_create(
+        code="Z01", defaults={"name": "Zona 1", "municipality": muni}
+    )
+    sector, _ = Sector.objects.get_or_create(
+        code="S01", defaults={"name": "Sector 1", "zone": zone}
+    )
     cycle, _ = Cycle.objects.get_or_create(code="C01", defaults={"name": "Ciclo 1"})
     route, _ = Route.objects.get_or_create(code=code, defaults={"sector": sector, "cycle": cycle})
     return route

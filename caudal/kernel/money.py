@@ -60,9 +60,7 @@ def parse_amount(text: str, currency: str = "PEN") -> int:
         raise MoneyError(f"not an amount: {text!r} (use 1234.50, no thousands separator)")
     places = len(raw.split(".")[1]) if "." in raw else 0
     if places > exponent(currency):
-        raise MoneyError(
-            f"{text!r} has {places} decimals; {currency} has {exponent(currency)}"
-        )
+        raise MoneyError(f"{text!r} has {places} decimals; {currency} has {exponent(currency)}")
     return to_minor(raw, currency)
 
 
@@ -97,9 +95,7 @@ def split_proportionally(total: int, weights: list[int]) -> list[int]:
         return parts
     raw = [total * w for w in weights]
     parts = [r // weight_sum for r in raw]
-    remainders = sorted(
-        range(len(weights)), key=lambda i: (raw[i] % weight_sum, -i), reverse=True
-    )
+    remainders = sorted(range(len(weights)), key=lambda i: (raw[i] % weight_sum, -i), reverse=True)
     for i in remainders[: total - sum(parts)]:
         parts[i] += 1
     return parts

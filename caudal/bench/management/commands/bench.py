@@ -54,7 +54,9 @@ class Command(BaseCommand):
         name = opts["name"]
         if not name:
             for bench in sorted(registry.values(), key=lambda b: b.name):
-                self.stdout.write(f"{bench.name:20} size {bench.default_size:>9,}  {bench.description}")
+                self.stdout.write(
+                    f"{bench.name:20} size {bench.default_size:>9,}  {bench.description}"
+                )
             return
         if name not in registry:
             raise CommandError(f"unknown benchmark {name!r}; known: {', '.join(sorted(registry))}")
@@ -78,8 +80,17 @@ class Command(BaseCommand):
         else:
             env.pop("DATABASE_URL", None)
             env["CAUDAL_SQLITE_PATH"] = opts["db"] or str(workdir / "bench.sqlite3")
-        cmd = [sys.executable, "-m", "caudal.cli", "bench", name, "--size", str(size),
-               "--workdir", str(workdir)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "caudal.cli",
+            "bench",
+            name,
+            "--size",
+            str(size),
+            "--workdir",
+            str(workdir),
+        ]
         if opts["json"]:
             cmd.append("--json")
         try:

@@ -19,8 +19,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--bind", default=os.environ.get("CAUDAL_BIND", "127.0.0.1:8000"))
-        parser.add_argument("--workers", type=int, default=int(os.environ.get("CAUDAL_WORKERS", "2")))
-        parser.add_argument("--threads", type=int, default=int(os.environ.get("CAUDAL_THREADS", "4")))
+        parser.add_argument(
+            "--workers", type=int, default=int(os.environ.get("CAUDAL_WORKERS", "2"))
+        )
+        parser.add_argument(
+            "--threads", type=int, default=int(os.environ.get("CAUDAL_THREADS", "4"))
+        )
         parser.add_argument("--no-collectstatic", action="store_true")
         parser.add_argument("--no-migrate", action="store_true")
 
@@ -47,4 +51,4 @@ class Command(BaseCommand):
         ]
         self.stdout.write(f"Caudal en http://{opts['bind']}/  (Ctrl+C para detener)")
         sys.stdout.flush()
-        os.execv(sys.executable, argv)
+        os.execv(sys.executable, argv)  # noqa: S606 - fixed argv, no shell
