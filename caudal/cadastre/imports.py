@@ -197,14 +197,13 @@ def read_csv(path: str | Path, *, known: Sequence[str], required: Sequence[str])
         line = pl.col(IDX).cast(pl.Int64) + 2 + breaks.cum_sum() - breaks
     else:
         line = pl.col(IDX).cast(pl.Int64) + 2
-    cleaned = [
-        pl.when(pl.col(n).str.strip_chars() == "")
-        .then(None)
-        .otherwise(pl.col(n).str.strip_chars())
-        .alias(n)
-        for n in names
-    ]
-    frame = frame.with_columns(line.alias(LINE)).with_columns(cleaned)
+    frame = frame.with_columns(line.alias(LINE), *[pl.col(n).str.strip_chars() for n in names])
+    frame = frame.with_columns(
+        [
+            pl.when(pl.col(n).str.len_bytes() == 0).then(None).otherwise(pl.col(n)).alias(n)
+            for n in names
+        ]
+    )
     # Blank lines come back as rows of nulls: drop them (their line numbers stay counted).
     frame = frame.filter(pl.any_horizontal([pl.col(n).is_not_null() for n in names]))
     result.frame = frame.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias(IDX))
@@ -333,19 +332,25 @@ def date_expr(column: str | pl.Expr) -> pl.Expr:
     )
 
 
-def date_checks(
-    column: str, *, today: date, required: bool, future_ok: bool = False
-) -> tuple[pl.Expr, pl.Expr]:
-    """(parsed date as ISO text, reason) for a date column."""
+def date_value(column: str) -> pl.Expr:
+    """The date of a text column as ISO text (``AAAA-MM-DD``), null when not a date."""
+    return date_expr(column).cast(pl.String)
+
+
+def date_reason(
+    column: str, value: str, *, today: date, required: bool, future_ok: bool = False
+) -> pl.Expr:
+    """Why the date in ``column`` is refused, reading its parsed ISO text already stored
+    in ``value`` (ISO dates compare as text)."""
     raw = pl.col(column)
-    parsed = date_expr(column)
+    parsed = pl.col(value)
     reasons = [
         reason_if(raw.is_null(), _("falta la fecha")) if required else None,
         reason_if(raw.is_not_null() & parsed.is_null(), rules.date_format_reason()),
-        reason_if(parsed < rules.MIN_DATE, rules.date_too_old_reason()),
-        None if future_ok else reason_if(parsed > today, rules.date_future_reason()),
+        reason_if(parsed < rules.MIN_DATE.isoformat(), rules.date_too_old_reason()),
+        None if future_ok else reason_if(parsed > today.isoformat(), rules.date_future_reason()),
     ]
-    return parsed.cast(pl.String), first_reason(*[r for r in reasons if r is not None])
+    return first_reason(*[r for r in reasons if r is not None])
 
 
 def alias_expr(column: str, aliases: dict[str, str]) -> pl.Expr:
@@ -362,6 +367,18 @@ def too_long(column: str, limit: int) -> pl.Expr:
     return reason_if(
         pl.col(column).str.len_chars() > limit,
         _("texto demasiado largo (máximo %(n)s caracteres)") % {"n": limit},
+    )
+
+
+def code_reason(column: str, kind: str) -> pl.Expr:
+    """A zone/sector/route/cycle/municipality code: present, well formed, not too long."""
+    return first_reason(
+        missing(column),
+        reason_if(
+            ~pl.col(column).str.contains(rules.CODE_PATTERN),
+            _("código no válido: letras, dígitos, - _ ."),
+        ),
+        too_long(column, rules.CODE_MAX_LENGTH[kind]),
     )
 
 
@@ -694,11 +711,39 @@ def canonical_coordinate(value: Any) -> str | None:
     return f"{Decimal(str(value)):.6f}"
 
 
+RUC_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
+NIT_WEIGHTS = (3, 7, 13, 17, 19, 23, 29, 37, 41, 43, 47, 53, 59, 67, 71)
+
+
+def _digit(text: pl.Expr, position: int) -> pl.Expr:
+    return text.str.slice(position, 1).cast(pl.Int64, strict=False)
+
+
+def ruc_check_ok(number: pl.Expr) -> pl.Expr:
+    """SUNAT check digit of an 11-digit RUC, column-wise (``stdnum.pe.ruc``)."""
+    total = pl.sum_horizontal([_digit(number, i) * w for i, w in enumerate(RUC_WEIGHTS)])
+    return ((11 - total % 11) % 10) == _digit(number, 10)
+
+
+def nit_check_ok(number: pl.Expr) -> pl.Expr:
+    """DIAN check digit (the last digit) of a NIT, column-wise (``stdnum.co.nit``)."""
+    base = number.str.head(-1).str.pad_start(len(NIT_WEIGHTS), "0")
+    last = len(NIT_WEIGHTS) - 1
+    total = pl.sum_horizontal([_digit(base, last - j) * w for j, w in enumerate(NIT_WEIGHTS)])
+    rest = total % 11
+    expected = pl.when(rest < 2).then(rest).otherwise(11 - rest)
+    return expected == number.str.tail(1).cast(pl.Int64, strict=False)
+
+
 def check_documents(frame: pl.DataFrame, country: str) -> pl.DataFrame:
     """Adds ``customer_doc_type__v``, ``customer_doc_number__v`` and the two reason
-    columns. Formats are checked column-wise with the patterns of ``rules``; RUC/NIT
-    check digits and DNIs written with their check character go through
-    ``rules.validate_document`` once per distinct value."""
+    columns ``__e_doc_type`` and ``__e_doc_number``.
+
+    Formats are checked with the patterns of ``rules`` and the RUC/NIT check digits with
+    the same arithmetic as python-stdnum, column-wise (``tests/test_rules.py`` checks the
+    agreement). Only a DNI written with its check character (rare) goes through
+    ``rules.validate_document``, once per distinct value.
+    """
     allowed = rules.DOC_TYPES[country]
     dtype = (
         pl.col("customer_doc_type")
@@ -718,7 +763,7 @@ def check_documents(frame: pl.DataFrame, country: str) -> pl.DataFrame:
     )
     t = pl.col(_v("customer_doc_type"))
     compact = pl.col("__compact")
-    fmt_ok = pl.lit(False)
+    fmt_ok: pl.Expr = pl.lit(False)
     fmt_reason: pl.Expr = pl.lit(None, dtype=pl.String)
     for code in reversed(allowed):
         fmt_ok = (
@@ -731,40 +776,47 @@ def check_documents(frame: pl.DataFrame, country: str) -> pl.DataFrame:
             .then(pl.lit(rules.doc_format_reason(country, code)))
             .otherwise(fmt_reason)
         )
-    dni_check = (t == "DNI") & compact.str.contains(rules.DNI_WITH_CHECK)
-    needs_python = (t.is_in(list(rules.CHECK_DIGIT_TYPES)) & fmt_ok) | dni_check
+    check_ok = (
+        pl.when(t == "RUC")
+        .then(ruc_check_ok(compact))
+        .when(t == "NIT")
+        .then(nit_check_ok(compact))
+        .otherwise(True)
+    )
+    check_reason = (
+        pl.when(t == "RUC")
+        .then(pl.lit(rules.check_digit_reason("RUC")))
+        .otherwise(pl.lit(rules.check_digit_reason("NIT")))
+    )
     frame = frame.with_columns(
-        fmt_ok.alias("__fmt_ok"),
-        needs_python.fill_null(False).alias("__py"),
+        fmt_ok.fill_null(False).alias("__fmt_ok"),
+        ((t == "DNI") & compact.str.contains(rules.DNI_WITH_CHECK)).fill_null(False).alias("__py"),
+    ).with_columns(
+        (pl.col("__fmt_ok") & check_ok.fill_null(False)).alias("__check_ok"),
         fmt_reason.alias("__fmt_reason"),
+        check_reason.alias("__check_reason"),
     )
     pending = frame.filter(pl.col("__py")).select(_v("customer_doc_type"), "__compact").unique()
-    if pending.height:
-        results = [
-            rules.validate_document(country, kind, number) for kind, number in pending.iter_rows()
-        ]
-        checked = pending.with_columns(
-            pl.Series("__py_value", [r.value for r in results], dtype=pl.String),
-            pl.Series("__py_error", [r.error for r in results], dtype=pl.String),
-        )
-        frame = frame.join(checked, on=[_v("customer_doc_type"), "__compact"], how="left")
-    else:
-        frame = frame.with_columns(
-            pl.lit(None, dtype=pl.String).alias("__py_value"),
-            pl.lit(None, dtype=pl.String).alias("__py_error"),
-        )
+    results = [rules.validate_document(country, k, n) for k, n in pending.iter_rows()]
+    checked = pending.with_columns(
+        pl.Series("__py_value", [r.value for r in results], dtype=pl.String),
+        pl.Series("__py_error", [r.error for r in results], dtype=pl.String),
+    )
+    frame = frame.join(checked, on=[_v("customer_doc_type"), "__compact"], how="left")
     raw_type = pl.col("customer_doc_type")
     raw_number = pl.col("customer_doc_number")
+    py = pl.col("__py")
     type_reason = first_reason(
         reason_if(raw_type.is_null(), _("falta el tipo de documento")),
         reason_if(t.is_null(), rules.doc_type_reason(country)),
     )
     number_reason = first_reason(
         reason_if(raw_number.is_null(), _("falta el número de documento")),
-        reason_if(t.is_not_null() & pl.col("__py"), pl.col("__py_error")),
-        reason_if(t.is_not_null() & ~pl.col("__py") & ~pl.col("__fmt_ok"), pl.col("__fmt_reason")),
+        reason_if(t.is_not_null() & py, pl.col("__py_error")),
+        reason_if(t.is_not_null() & ~py & ~pl.col("__fmt_ok"), pl.col("__fmt_reason")),
+        reason_if(pl.col("__fmt_ok") & ~py & ~pl.col("__check_ok"), pl.col("__check_reason")),
     )
-    value = pl.when(pl.col("__py")).then(pl.col("__py_value")).otherwise(compact)
+    value = pl.when(py).then(pl.col("__py_value")).otherwise(compact)
     return frame.with_columns(
         type_reason.alias("__e_doc_type"),
         number_reason.alias("__e_doc_number"),
@@ -772,7 +824,16 @@ def check_documents(frame: pl.DataFrame, country: str) -> pl.DataFrame:
         .then(value)
         .otherwise(None)
         .alias(_v("customer_doc_number")),
-    ).drop("__compact", "__fmt_ok", "__py", "__fmt_reason", "__py_value", "__py_error")
+    ).drop(
+        "__compact",
+        "__fmt_ok",
+        "__check_ok",
+        "__py",
+        "__fmt_reason",
+        "__check_reason",
+        "__py_value",
+        "__py_error",
+    )
 
 
 def validate_rows(
@@ -785,122 +846,70 @@ def validate_rows(
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(name))
     frame = check_documents(frame, country)
     c = pl.col
-    dates = {
-        name: date_checks(name, today=today, required=name in ("opened_on",))
-        for name in (
-            "consent_date",
-            "opened_on",
-            "water_status_since",
-            "sewer_status_since",
-            "meter_installed_on",
-        )
-    }
-    category = alias_expr("category", rules.CATEGORY_ALIASES)
-    segment = alias_expr("segment", rules.SEGMENT_ALIASES)
-    water = alias_expr("water_status", rules.STATUS_ALIASES)
-    sewer = alias_expr("sewer_status", rules.STATUS_ALIASES)
+
+    def v(name: str) -> pl.Expr:
+        return pl.col(_v(name))
+
+    date_columns = (
+        "consent_date",
+        "opened_on",
+        "water_status_since",
+        "sewer_status_since",
+        "meter_installed_on",
+    )
     bool_true = sorted(rules.TRUE_WORDS)
     bool_false = sorted(rules.FALSE_WORDS)
 
-    def boolean(name: str) -> tuple[pl.Expr, pl.Expr]:
+    def boolean(name: str) -> pl.Expr:
         word = c(name).str.to_lowercase()
-        value = (
+        return (
             pl.when(word.is_in(bool_true))
             .then(True)
             .when(word.is_null() | word.is_in(bool_false))
             .then(False)
             .otherwise(None)
         )
-        return value, reason_if(
-            c(name).is_not_null() & value.is_null(), _("use 1 o 0 (también sí/no)")
-        )
 
-    def integer(
-        name: str, low: int, high: int, reason: str, default: int | None
-    ) -> tuple[pl.Expr, pl.Expr]:
-        ok_text = c(name).str.contains(rules.INT_PATTERN)
-        number = pl.when(ok_text).then(c(name).cast(pl.Int64, strict=False)).otherwise(None)
-        in_range = number.is_between(low, high)
-        value = (
+    def integer(name: str, low: int, high: int, default: int | None) -> pl.Expr:
+        number = (
+            pl.when(c(name).str.contains(rules.INT_PATTERN))
+            .then(c(name).cast(pl.Int64, strict=False))
+            .otherwise(None)
+        )
+        return (
             pl.when(c(name).is_null())
             .then(pl.lit(default, dtype=pl.Int64))
-            .when(in_range)
+            .when(number.is_between(low, high))
             .then(number)
             .otherwise(None)
         )
-        bad = c(name).is_not_null() & ~in_range.fill_null(False)
-        if default is None:
-            bad = bad | c(name).is_null()
-        return value, reason_if(bad, reason)
 
-    def code(name: str, kind: str) -> pl.Expr:
-        limit = rules.CODE_MAX_LENGTH[kind]
-        return first_reason(
-            missing(name),
-            reason_if(
-                ~c(name).str.contains(rules.CODE_PATTERN),
-                _("código no válido: letras, dígitos, - _ ."),
-            ),
-            too_long(name, limit),
-        )
-
-    def coordinate(name: str, axis: str) -> tuple[pl.Expr, pl.Expr]:
+    def coordinate(name: str, axis: str) -> pl.Expr:
         lat_min, lat_max, lon_min, lon_max = rules.COUNTRY_BOUNDS[country]
         low, high = (lat_min, lat_max) if axis == "lat" else (lon_min, lon_max)
-        shaped = c(name).str.contains(rules.COORD_PATTERN)
-        text = pl.when(shaped).then(_coord_text(name)).otherwise(None)
+        text = _coord_text(name)
         # Compare in millionths as integers: no binary rounding at the border.
         micro = text.str.replace(".", "", literal=True).cast(pl.Int64, strict=False)
-        inside = micro.is_between(int(low * 1_000_000), int(high * 1_000_000))
-        reason = first_reason(
-            reason_if(
-                c(name).is_not_null() & ~shaped.fill_null(False), rules.coord_format_reason()
-            ),
-            reason_if(shaped & ~inside, rules.coord_range_reason(country, axis)),
+        inside = c(name).str.contains(rules.COORD_PATTERN) & micro.is_between(
+            int(low * 1_000_000), int(high * 1_000_000)
         )
-        return pl.when(inside).then(text).otherwise(None), reason
+        return pl.when(inside).then(text).otherwise(None)
 
-    consent_email, e_consent_email = boolean("consent_email")
-    consent_sms, e_consent_sms = boolean("consent_sms")
-    units, e_units = integer("units", rules.UNITS_MIN, rules.UNITS_MAX, rules.units_reason(), 1)
-    sequence, e_sequence = integer(
-        "sequence", rules.SEQUENCE_MIN, rules.SEQUENCE_MAX, rules.sequence_reason(), None
-    )
-    digits, e_digits = integer(
-        "meter_digits",
-        rules.METER_DIGITS_MIN,
-        rules.METER_DIGITS_MAX,
-        rules.meter_digits_reason(),
-        5,
-    )
-    lat, e_lat = coordinate("latitude", "lat")
-    lon, e_lon = coordinate("longitude", "lon")
-
-    stratum_number = (
-        pl.when(c("stratum").str.contains(r"^[0-9]{1,2}$"))
-        .then(c("stratum").cast(pl.Int64, strict=False))
-        .otherwise(None)
-    )
     if country == rules.PERU:
         stratum = pl.lit(None, dtype=pl.Int64)
-        e_stratum = reason_if(c("stratum").is_not_null(), rules.stratum_reason(rules.PERU))
     else:
-        residential = category.is_in(list(rules.STRATUM_CATEGORIES))
-        stratum = (
-            pl.when(residential & stratum_number.is_between(rules.STRATUM_MIN, rules.STRATUM_MAX))
-            .then(stratum_number)
+        number = (
+            pl.when(c("stratum").str.contains(r"^[0-9]{1,2}$"))
+            .then(c("stratum").cast(pl.Int64, strict=False))
             .otherwise(None)
         )
-        e_stratum = first_reason(
-            reason_if(
-                category.is_not_null() & ~residential & c("stratum").is_not_null(),
-                rules.stratum_reason(rules.COLOMBIA, "commercial"),
-            ),
-            reason_if(
-                residential
-                & ~stratum_number.is_between(rules.STRATUM_MIN, rules.STRATUM_MAX).fill_null(False),
-                rules.stratum_reason(rules.COLOMBIA),
-            ),
+        residential = alias_expr("category", rules.CATEGORY_ALIASES).is_in(
+            sorted(rules.STRATUM_CATEGORIES)
+        )
+        stratum = (
+            pl.when(residential & number.is_between(rules.STRATUM_MIN, rules.STRATUM_MAX))
+            .then(number)
+            .otherwise(None)
         )
 
     space = r"\s+"
@@ -910,9 +919,8 @@ def validate_rows(
         c("email").str.to_lowercase().fill_null("").alias(_v("email")),
         c("phone").fill_null("").alias(_v("phone")),
         c("mobile").fill_null("").alias(_v("mobile")),
-        consent_email.alias(_v("consent_email")),
-        consent_sms.alias(_v("consent_sms")),
-        dates["consent_date"][0].alias(_v("consent_date")),
+        boolean("consent_email").alias(_v("consent_email")),
+        boolean("consent_sms").alias(_v("consent_sms")),
         c("cadastral_code").alias(_v("cadastral_code")),
         c("address").str.replace_all(space, " ").alias(_v("address")),
         c("municipality_code").alias(_v("municipality_code")),
@@ -921,28 +929,54 @@ def validate_rows(
         c("sector_code").alias(_v("sector_code")),
         c("route_code").alias(_v("route_code")),
         c("cycle_code").alias(_v("cycle_code")),
-        sequence.alias(_v("sequence")),
-        lat.alias(_v("latitude")),
-        lon.alias(_v("longitude")),
+        integer("sequence", rules.SEQUENCE_MIN, rules.SEQUENCE_MAX, None).alias(_v("sequence")),
+        coordinate("latitude", "lat").alias(_v("latitude")),
+        coordinate("longitude", "lon").alias(_v("longitude")),
         c("municipal_ref").fill_null("").alias(_v("municipal_ref")),
-        category.alias(_v("category")),
-        units.alias(_v("units")),
+        alias_expr("category", rules.CATEGORY_ALIASES).alias(_v("category")),
+        integer("units", rules.UNITS_MIN, rules.UNITS_MAX, 1).alias(_v("units")),
         stratum.alias(_v("stratum")),
         pl.when(c("segment").is_null())
         .then(pl.lit("regular"))
-        .otherwise(segment)
+        .otherwise(alias_expr("segment", rules.SEGMENT_ALIASES))
         .alias(_v("segment")),
-        dates["opened_on"][0].alias(_v("opened_on")),
-        water.alias(_v("water_status")),
-        dates["water_status_since"][0].alias(_v("water_status_since")),
-        sewer.alias(_v("sewer_status")),
-        dates["sewer_status_since"][0].alias(_v("sewer_status_since")),
+        alias_expr("water_status", rules.STATUS_ALIASES).alias(_v("water_status")),
+        alias_expr("sewer_status", rules.STATUS_ALIASES).alias(_v("sewer_status")),
         c("meter_serial").alias(_v("meter_serial")),
         c("meter_brand").fill_null("").alias(_v("meter_brand")),
         c("meter_diameter").fill_null("1/2").alias(_v("meter_diameter")),
-        digits.alias(_v("meter_digits")),
-        dates["meter_installed_on"][0].alias(_v("meter_installed_on")),
+        integer("meter_digits", rules.METER_DIGITS_MIN, rules.METER_DIGITS_MAX, 5).alias(
+            _v("meter_digits")
+        ),
+        *[date_value(name).alias(_v(name)) for name in date_columns],
     )
+
+    def dated(name: str, *, required: bool = False) -> pl.Expr:
+        return date_reason(name, _v(name), today=today, required=required)
+
+    def invalid(name: str, reason: str) -> pl.Expr:
+        """The text is there but its normalized value is not."""
+        return reason_if(c(name).is_not_null() & v(name).is_null(), reason)
+
+    def coordinate_reason(name: str, axis: str) -> pl.Expr:
+        shaped = c(name).str.contains(rules.COORD_PATTERN)
+        return first_reason(
+            reason_if(c(name).is_not_null() & ~shaped, rules.coord_format_reason()),
+            reason_if(shaped & v(name).is_null(), rules.coord_range_reason(country, axis)),
+        )
+
+    if country == rules.PERU:
+        stratum_reason = reason_if(c("stratum").is_not_null(), rules.stratum_reason(rules.PERU))
+    else:
+        residential_v = v("category").is_in(sorted(rules.STRATUM_CATEGORIES))
+        stratum_reason = first_reason(
+            reason_if(
+                v("category").is_not_null() & ~residential_v & c("stratum").is_not_null(),
+                rules.stratum_reason(rules.COLOMBIA, "commercial"),
+            ),
+            reason_if(residential_v & v("stratum").is_null(), rules.stratum_reason(rules.COLOMBIA)),
+        )
+    bool_reason = _("use 1 o 0 (también sí/no)")
     has_meter = c("meter_serial").is_not_null()
     meter_detail = pl.any_horizontal(
         [
@@ -993,9 +1027,9 @@ def validate_rows(
                 rules.phone_reason(),
             ),
         ),
-        Check("consent_email", e_consent_email),
-        Check("consent_sms", e_consent_sms),
-        Check("consent_date", dates["consent_date"][1]),
+        Check("consent_email", invalid("consent_email", bool_reason)),
+        Check("consent_sms", invalid("consent_sms", bool_reason)),
+        Check("consent_date", dated("consent_date")),
         Check(
             "cadastral_code",
             first_reason(
@@ -1009,17 +1043,20 @@ def validate_rows(
         Check(
             "address", first_reason(missing("address"), too_long("address", TEXT_LIMITS["address"]))
         ),
-        Check("municipality_code", code("municipality_code", "municipality")),
+        Check("municipality_code", code_reason("municipality_code", "municipality")),
         Check("municipality_name", too_long("municipality_name", TEXT_LIMITS["municipality_name"])),
-        Check("zone_code", code("zone_code", "zone")),
-        Check("sector_code", code("sector_code", "sector")),
-        Check("route_code", code("route_code", "route")),
-        Check("cycle_code", code("cycle_code", "cycle")),
-        Check("sequence", e_sequence),
+        Check("zone_code", code_reason("zone_code", "zone")),
+        Check("sector_code", code_reason("sector_code", "sector")),
+        Check("route_code", code_reason("route_code", "route")),
+        Check("cycle_code", code_reason("cycle_code", "cycle")),
+        Check(
+            "sequence",
+            reason_if(v("sequence").is_null(), rules.sequence_reason()),
+        ),
         Check(
             "latitude",
             first_reason(
-                e_lat,
+                coordinate_reason("latitude", "lat"),
                 reason_if(
                     c("latitude").is_null() & c("longitude").is_not_null(),
                     _("indique latitud y longitud juntas"),
@@ -1029,7 +1066,7 @@ def validate_rows(
         Check(
             "longitude",
             first_reason(
-                e_lon,
+                coordinate_reason("longitude", "lon"),
                 reason_if(
                     c("longitude").is_null() & c("latitude").is_not_null(),
                     _("indique latitud y longitud juntas"),
@@ -1040,33 +1077,23 @@ def validate_rows(
         Check(
             "category",
             first_reason(
-                missing("category"), reason_if(category.is_null(), rules.category_reason())
+                missing("category"),
+                reason_if(v("category").is_null(), rules.category_reason()),
             ),
         ),
-        Check("units", e_units),
-        Check("stratum", e_stratum),
-        Check(
-            "segment",
-            reason_if(c("segment").is_not_null() & segment.is_null(), rules.segment_reason()),
-        ),
-        Check("opened_on", dates["opened_on"][1]),
+        Check("units", invalid("units", rules.units_reason())),
+        Check("stratum", stratum_reason),
+        Check("segment", invalid("segment", rules.segment_reason())),
+        Check("opened_on", dated("opened_on", required=True)),
         Check(
             "water_status",
             first_reason(
-                missing("water_status"), reason_if(water.is_null(), rules.status_reason())
+                missing("water_status"),
+                reason_if(v("water_status").is_null(), rules.status_reason()),
             ),
         ),
-        Check(
-            "water_status_since",
-            first_reason(
-                reason_if(c("water_status_since").is_null(), _("falta la fecha")),
-                dates["water_status_since"][1],
-            ),
-        ),
-        Check(
-            "sewer_status",
-            reason_if(c("sewer_status").is_not_null() & sewer.is_null(), rules.status_reason()),
-        ),
+        Check("water_status_since", dated("water_status_since", required=True)),
+        Check("sewer_status", invalid("sewer_status", rules.status_reason())),
         Check(
             "sewer_status_since",
             first_reason(
@@ -1078,7 +1105,7 @@ def validate_rows(
                     c("sewer_status").is_null() & c("sewer_status_since").is_not_null(),
                     _("indique también sewer_status"),
                 ),
-                dates["sewer_status_since"][1],
+                dated("sewer_status_since"),
             ),
         ),
         Check(
@@ -1090,7 +1117,7 @@ def validate_rows(
         ),
         Check("meter_brand", too_long("meter_brand", TEXT_LIMITS["meter_brand"])),
         Check("meter_diameter", too_long("meter_diameter", TEXT_LIMITS["meter_diameter"])),
-        Check("meter_digits", e_digits),
+        Check("meter_digits", invalid("meter_digits", rules.meter_digits_reason())),
         Check(
             "meter_installed_on",
             first_reason(
@@ -1098,7 +1125,7 @@ def validate_rows(
                     has_meter & c("meter_installed_on").is_null(),
                     _("falta la fecha de instalación del medidor"),
                 ),
-                dates["meter_installed_on"][1],
+                dated("meter_installed_on"),
             ),
         ),
     ]
@@ -1119,6 +1146,16 @@ def _conflicts(
     base = frame.filter(pl.col(_v(key)).is_not_null())
     if base.height == 0:
         return pl.DataFrame()
+    # Fast path (the usual case): no key carries two different descriptions.
+    repeated = base.filter(pl.col(_v(key)).is_duplicated())
+    if repeated.height == 0:
+        return pl.DataFrame()
+    variants = repeated.group_by(_v(key)).agg(
+        pl.struct([_v(col) for col in columns]).n_unique().alias("__variants")
+    )
+    if variants["__variants"].max() == 1:
+        return pl.DataFrame()
+    base = repeated
     parts = []
     for col in columns:
         value = _v(col)

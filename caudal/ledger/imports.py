@@ -55,7 +55,8 @@ from caudal.cadastre.imports import (
     bulk_insert,
     bulk_session,
     close_run,
-    date_checks,
+    date_reason,
+    date_value,
     db_datetime,
     fetch_frame,
     first_reason,
@@ -160,35 +161,29 @@ def _folded(column: str) -> pl.Expr:
     )
 
 
-def amount_expr(column: str, places: int) -> tuple[pl.Expr, pl.Expr]:
-    """(signed minor units, reason) for a decimal amount written ``45.80``, ``45,8``,
-    ``-12`` or ``+3.5``. Integer arithmetic only: never a float. Thousands separators are
-    refused (``1.234,50`` is ambiguous)."""
-    pattern = rf"^([+-]?)([0-9]{{1,13}})(?:[.,]([0-9]{{1,{places}}}))?$"
-    raw = pl.col(column)
-    parts = raw.str.extract_groups(pattern)
+AMOUNT = "__amount_parts"
+
+
+def amount_pattern(places: int) -> str:
+    """``45.80``, ``45,8``, ``-12`` or ``+3.5``: sign, units, up to ``places`` decimals."""
+    return rf"^([+-]?)([0-9]{{1,13}})(?:[.,]([0-9]{{1,{places}}}))?$"
+
+
+def amount_value(places: int) -> pl.Expr:
+    """Signed minor units from the parts in ``__amount_parts`` (integer arithmetic only:
+    never a float); null when the text did not match :func:`amount_pattern`."""
+    parts = pl.col(AMOUNT)
     whole = parts.struct.field("2").cast(pl.Int64, strict=False)
     frac = parts.struct.field("3").fill_null("").str.pad_end(places, "0")
     frac_value = frac.cast(pl.Int64, strict=False).fill_null(0) if places else pl.lit(0)
     magnitude = whole * (10**places) + frac_value
-    signed = pl.when(parts.struct.field("1") == "-").then(-magnitude).otherwise(magnitude)
-    shaped = raw.str.contains(pattern)
-    reason = first_reason(
-        missing(column),
-        reason_if(
-            ~shaped,
-            _(
-                "importe no válido: use 45.80 o 45,80 (sin separador de miles, hasta %(n)s decimales)"
-            )
-            % {"n": places},
-        ),
-        reason_if(shaped & (magnitude == 0), _("el importe no puede ser cero")),
-    )
-    return pl.when(shaped).then(signed).otherwise(None), reason
+    return pl.when(parts.struct.field("1") == "-").then(-magnitude).otherwise(magnitude)
 
 
 def validate_rows(frame: pl.DataFrame, *, today: date, places: int, errors: Errors) -> pl.DataFrame:
-    """Column-wise checks of every row (no database); adds normalized columns."""
+    """Column-wise checks of every row (no database); adds the normalized columns
+    ``concept__v``, ``kind__v``, ``issue__v``, ``due__v`` (ISO text), ``amount__v`` (signed
+    minor units) and ``description__v``. Each value is computed once; the checks read it."""
     for name in COLUMN_NAMES:
         if name not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(name))
@@ -205,18 +200,34 @@ def validate_rows(frame: pl.DataFrame, *, today: date, places: int, errors: Erro
             )
         )
     )
-    issue, e_issue = date_checks("issue_date", today=today, required=True)
-    due, e_due = date_checks("due_date", today=today, required=True, future_ok=True)
-    amount, e_amount = amount_expr("amount", places)
     frame = frame.with_columns(
+        c("amount").str.extract_groups(amount_pattern(places)).alias(AMOUNT),
         concept.alias("concept__v"),
         kind.alias("kind__v"),
-        issue.alias("issue__v"),
-        due.alias("due__v"),
-        amount.alias("amount__v"),
+        date_value("issue_date").alias("issue__v"),
+        date_value("due_date").alias("due__v"),
         c("description").fill_null("").alias("description__v"),
-    )
+    ).with_columns(amount_value(places).alias("amount__v"))
     v = pl.col
+    amount_reason = first_reason(
+        missing("amount"),
+        reason_if(
+            v("amount__v").is_null(),
+            _(
+                "importe no válido: use 45.80 o 45,80 (sin separador de miles, hasta %(n)s decimales)"
+            )
+            % {"n": places},
+        ),
+        reason_if(v("amount__v") == 0, _("el importe no puede ser cero")),
+        reason_if(
+            v("concept__v").is_in(sorted(CREDIT_ONLY)) & (v("amount__v") > 0),
+            _("este concepto solo admite importes negativos (a favor del cliente)"),
+        ),
+        reason_if(
+            (v("kind__v") == DocumentKind.PAYMENT.value) & (v("amount__v") > 0),
+            _("un pago solo admite importes negativos"),
+        ),
+    )
     checks = [
         Check("account_number", missing("account_number")),
         Check(
@@ -236,30 +247,17 @@ def validate_rows(frame: pl.DataFrame, *, today: date, places: int, errors: Erro
                 ),
             ),
         ),
-        Check("issue_date", e_issue),
+        Check("issue_date", date_reason("issue_date", "issue__v", today=today, required=True)),
         Check(
             "due_date",
             first_reason(
-                e_due,
+                date_reason("due_date", "due__v", today=today, required=True, future_ok=True),
                 reason_if(
                     v("due__v") < v("issue__v"), _("el vencimiento es anterior a la emisión")
                 ),
             ),
         ),
-        Check(
-            "amount",
-            first_reason(
-                e_amount,
-                reason_if(
-                    v("concept__v").is_in(sorted(CREDIT_ONLY)) & (v("amount__v") > 0),
-                    _("este concepto solo admite importes negativos (a favor del cliente)"),
-                ),
-                reason_if(
-                    (v("kind__v") == DocumentKind.PAYMENT.value) & (v("amount__v") > 0),
-                    _("un pago solo admite importes negativos"),
-                ),
-            ),
-        ),
+        Check("amount", amount_reason),
         Check(
             "document_kind",
             reason_if(
@@ -271,28 +269,36 @@ def validate_rows(frame: pl.DataFrame, *, today: date, places: int, errors: Erro
         Check("description", too_long("description", DESCRIPTION_MAX)),
     ]
     errors.run(frame, checks)
-    return frame
+    return frame.drop(AMOUNT)
 
 
 DOC_KEY = ["account_number", "kind__v", "document_reference"]
+DOC = "__doc"
 
 
-def _document_checks(frame: pl.DataFrame, errors: Errors) -> pl.DataFrame:
-    """Between the rows of one document: one issue date, at most ``MAX_LINES`` lines.
-    Adds ``line_no`` (1..n in file order)."""
-    keyed = frame.filter(pl.all_horizontal([pl.col(k).is_not_null() for k in DOC_KEY]))
+def _document_checks(frame: pl.DataFrame, errors: Errors) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Group the rows into documents and check them: one issue date per document, at most
+    ``MAX_LINES`` lines.
+
+    Returns the rows that have a complete document key, sorted by document and file
+    order, with ``__doc`` (an integer per document) and ``line_no`` (1..n in file order);
+    and one row per document (``__doc``, the key, ``issue``, ``first_line``).
+    """
+    keyed = (
+        frame.filter(pl.all_horizontal([pl.col(k).is_not_null() for k in DOC_KEY]))
+        .with_columns(pl.struct(DOC_KEY).rank("dense").cast(pl.Int64).alias(DOC))
+        .sort([DOC, IDX])
+    )
+    position = pl.int_range(pl.len(), dtype=pl.Int64)
+    starts = (pl.col(DOC) != pl.col(DOC).shift(1)).fill_null(True)
     keyed = keyed.with_columns(
-        (pl.int_range(pl.len(), dtype=pl.Int64).over(DOC_KEY) + 1).alias("line_no"),
-        pl.col("issue__v").drop_nulls().first().over(DOC_KEY).alias("__doc_issue"),
-        pl.col(LINE)
-        .filter(pl.col("issue__v").is_not_null())
-        .first()
-        .over(DOC_KEY)
-        .alias("__doc_first_line"),
+        pl.when(starts).then(position).otherwise(None).forward_fill().alias("__first")
+    ).with_columns(
+        (position - pl.col("__first") + 1).alias("line_no"),
+        pl.col("issue__v").gather(pl.col("__first")).alias("__doc_issue"),
+        pl.col(LINE).gather(pl.col("__first")).alias("__doc_line"),
     )
-    differs = keyed.filter(
-        pl.col("issue__v").is_not_null() & (pl.col("issue__v") != pl.col("__doc_issue"))
-    )
+    differs = keyed.filter(pl.col("issue__v") != pl.col("__doc_issue"))
     if differs.height:
         errors.add_frame(
             differs.select(
@@ -303,7 +309,7 @@ def _document_checks(frame: pl.DataFrame, errors: Errors) -> pl.DataFrame:
                     _(
                         "la fecha de emisión difiere de la línea %(line)s del mismo documento (%(date)s)"
                     ),
-                    line=pl.col("__doc_first_line"),
+                    line=pl.col("__doc_line"),
                     date=pl.col("__doc_issue"),
                 ).alias("reason"),
                 pl.col("issue_date").alias("value"),
@@ -322,36 +328,43 @@ def _document_checks(frame: pl.DataFrame, errors: Errors) -> pl.DataFrame:
                 pl.col("document_reference").alias("value"),
             )
         )
-    return keyed.drop("__doc_issue", "__doc_first_line")
+    docs = keyed.filter(pl.col("line_no") == 1).select(
+        DOC, *DOC_KEY, pl.col("issue__v").alias("issue"), pl.col(LINE).alias("first_line")
+    )
+    return keyed.drop("__first", "__doc_issue", "__doc_line"), docs
 
 
-def _reject_whole_documents(frame: pl.DataFrame, errors: Errors) -> None:
+def _doc_errors(
+    rows: pl.DataFrame, docs: pl.DataFrame, reason: pl.Expr, column: str
+) -> pl.DataFrame:
+    """One error for each row of the documents in ``docs`` (which has ``__doc``)."""
+    return rows.join(docs, on=DOC, how="inner").select(
+        IDX,
+        LINE,
+        pl.lit(column).alias("column"),
+        reason.alias("reason"),
+        pl.col(column).alias("value"),
+    )
+
+
+def _reject_whole_documents(rows: pl.DataFrame, errors: Errors) -> None:
     """``--partial``: a document is imported whole or not at all, so the rows of a
     document that has a bad row are reported too."""
     bad = errors.bad_rows()
     if bad.len() == 0:
         return
-    marked = frame.with_columns(pl.col(IDX).is_in(bad.implode()).alias("__bad"))
-    docs = (
-        marked.filter(pl.col("__bad")).group_by(DOC_KEY).agg(pl.col(LINE).min().alias("__bad_line"))
+    marked = rows.with_columns(pl.col(IDX).is_in(bad.implode()).alias("__bad"))
+    docs = marked.filter(pl.col("__bad")).group_by(DOC).agg(pl.col(LINE).min().alias("__bad_line"))
+    reason = fmt(
+        _("documento rechazado: la línea %(line)s del mismo documento tiene errores"),
+        line=pl.col("__bad_line"),
     )
-    collateral = marked.filter(~pl.col("__bad")).join(docs, on=DOC_KEY, how="inner")
-    if collateral.height:
-        errors.add_frame(
-            collateral.select(
-                IDX,
-                LINE,
-                pl.lit("document_reference").alias("column"),
-                fmt(
-                    _("documento rechazado: la línea %(line)s del mismo documento tiene errores"),
-                    line=pl.col("__bad_line"),
-                ).alias("reason"),
-                pl.col("document_reference").alias("value"),
-            )
-        )
+    errors.add_frame(
+        _doc_errors(marked.filter(~pl.col("__bad")), docs, reason, "document_reference")
+    )
 
 
-def _signature(frame: pl.DataFrame, key: list[str]) -> pl.DataFrame:
+def _signature(frame: pl.DataFrame, key: str) -> pl.DataFrame:
     """One text per document summarizing its lines in order, to compare file and ledger."""
     line_text = pl.concat_str(
         [
@@ -365,20 +378,26 @@ def _signature(frame: pl.DataFrame, key: list[str]) -> pl.DataFrame:
         separator="|",
     )
     return (
-        frame.sort([*key, "line_no"])
+        frame.sort([key, "line_no"])
         .group_by(key, maintain_order=True)
         .agg(line_text.str.join("\n").alias("signature"))
     )
 
 
 class BalancesImport:
-    def __init__(self, frame: pl.DataFrame, errors: Errors, *, cursor: Any) -> None:
-        self.frame = frame
+    """The database side: accounts, documents already in the ledger, writing."""
+
+    def __init__(
+        self, rows: pl.DataFrame, docs: pl.DataFrame, errors: Errors, *, cursor: Any
+    ) -> None:
+        self.rows = rows
+        self.docs = docs
         self.errors = errors
         self.cursor = cursor
 
     def resolve_accounts(self) -> None:
-        numbers = self.frame["account_number"].drop_nulls().unique()
+        """Adds ``account_id`` to the documents (one query); unknown accounts are errors."""
+        numbers = self.docs["account_number"].unique()
         schema = {"account_id": pl.Int64, "account_number": pl.String}
         cur = self.cursor
         cur.execute("SELECT MAX(id) FROM cadastre_account")
@@ -394,46 +413,35 @@ class BalancesImport:
                 [keys_param(numbers.to_list())],
                 schema,
             )
-        self.frame = self.frame.join(accounts, on="account_number", how="left")
-        unknown = self.frame.filter(
-            pl.col("account_number").is_not_null() & pl.col("account_id").is_null()
-        )
+        self.docs = self.docs.join(accounts, on="account_number", how="left")
+        unknown = self.docs.filter(pl.col("account_id").is_null())
         if unknown.height:
+            reason = fmt(
+                _("el suministro %(number)s no existe en el catastro"),
+                number=pl.col("account_number"),
+            )
             self.errors.add_frame(
-                unknown.select(
-                    IDX,
-                    LINE,
-                    pl.lit("account_number").alias("column"),
-                    fmt(
-                        _("el suministro %(number)s no existe en el catastro"),
-                        number=pl.col("account_number"),
-                    ).alias("reason"),
-                    pl.col("account_number").alias("value"),
-                )
+                _doc_errors(self.rows, unknown.select(DOC), reason, "account_number")
             )
 
     def existing_documents(self) -> pl.DataFrame:
-        """Documents of the file already in the ledger: (account_id, kind, reference, id,
-        same) where ``same`` tells whether their lines equal the file's."""
-        schema = {
-            "document_id": pl.Int64,
-            "account_id": pl.Int64,
-            "kind__v": pl.String,
-            "document_reference": pl.String,
-        }
-        empty = pl.DataFrame(schema={**schema, "same": pl.Boolean})
-        refs = self.frame["document_reference"].drop_nulls().unique()
+        """``__doc``, ``document_id`` and ``same`` for the documents of the file already in
+        the ledger; ``same`` tells whether their lines equal the file's."""
+        empty = pl.DataFrame(schema={DOC: pl.Int64, "document_id": pl.Int64, "same": pl.Boolean})
+        refs = self.docs["document_reference"].unique()
         if refs.len() == 0 or table_is_empty(self.cursor, "ledger_document"):
             return empty
+        keys = ["account_id", "kind__v", "document_reference"]
         found = fetch_frame(
             self.cursor,
             "SELECT id, account_id, kind, reference FROM ledger_document WHERE "
             + keys_condition("reference"),
             [keys_param(refs.to_list())],
-            schema,
-        )
-        keys = ["account_id", "kind__v", "document_reference"]
-        found = found.join(self.frame.select(keys).unique(), on=keys, how="inner")
+            {
+                "document_id": pl.Int64,
+                **{k: pl.Int64 if k == "account_id" else pl.String for k in keys},
+            },
+        ).join(self.docs.select(DOC, *keys), on=keys, how="inner")
         if found.height == 0:
             return empty
         stored = fetch_frame(
@@ -453,46 +461,35 @@ class BalancesImport:
                 "due": pl.String,
             },
         )
-        stored_sig = _signature(stored, ["document_id"])
-        file_sig = _signature(
-            self.frame.filter(pl.col("account_id").is_not_null()).select(
-                *keys,
-                "line_no",
-                pl.col("concept__v").alias("concept"),
-                pl.col("amount__v").alias("amount"),
-                pl.col("issue__v").alias("issue"),
-                pl.col("due__v").alias("due"),
-                pl.col("description__v").alias("description"),
-            ),
-            keys,
-        ).rename({"signature": "file_signature"})
+        file_rows = self.rows.join(found.select(DOC), on=DOC, how="semi").select(
+            DOC,
+            "line_no",
+            pl.col("concept__v").alias("concept"),
+            pl.col("amount__v").alias("amount"),
+            pl.col("issue__v").alias("issue"),
+            pl.col("due__v").alias("due"),
+            pl.col("description__v").alias("description"),
+        )
+        file_sig = _signature(file_rows, DOC).rename({"signature": "file_signature"})
         return (
-            found.join(stored_sig, on="document_id", how="left")
-            .join(file_sig, on=keys, how="left")
+            found.join(_signature(stored, "document_id"), on="document_id", how="left")
+            .join(file_sig, on=DOC, how="left")
             .with_columns(
                 (pl.col("signature") == pl.col("file_signature")).fill_null(False).alias("same")
             )
-            .select(*schema, "same")
+            .select(DOC, "document_id", "same")
         )
 
     def check_existing(self, existing: pl.DataFrame) -> None:
-        keys = ["account_id", "kind__v", "document_reference"]
-        differ = self.frame.join(existing.filter(~pl.col("same")), on=keys, how="inner")
+        differ = existing.filter(~pl.col("same")).select(DOC)
         if differ.height:
-            self.errors.add_frame(
-                differ.select(
-                    IDX,
-                    LINE,
-                    pl.lit("document_reference").alias("column"),
-                    pl.lit(
-                        _(
-                            "el documento ya existe en el suministro con otras líneas; "
-                            "un documento contabilizado no se cambia (use un ajuste)"
-                        )
-                    ).alias("reason"),
-                    pl.col("document_reference").alias("value"),
+            reason = pl.lit(
+                _(
+                    "el documento ya existe en el suministro con otras líneas; "
+                    "un documento contabilizado no se cambia (use un ajuste)"
                 )
             )
+            self.errors.add_frame(_doc_errors(self.rows, differ, reason, "document_reference"))
 
 
 def import_balances(
@@ -565,44 +562,42 @@ def _run_import(
         source.frame, today=timezone.localdate(), places=exponent(currency), errors=errors
     )
     result.rows = frame.height
-    frame = _document_checks(frame, errors)
+    rows, docs = _document_checks(frame, errors)
+    del frame
     user, _label = actor_parts(actor)
     try:
         with bulk_session(), transaction.atomic(), connection.cursor() as cursor:
             lock_tables(cursor, LEDGER_TABLES)
-            job = BalancesImport(frame, errors, cursor=cursor)
+            job = BalancesImport(rows, docs, errors, cursor=cursor)
             job.resolve_accounts()
             existing = job.existing_documents()
             job.check_existing(existing)
             if partial:
-                _reject_whole_documents(job.frame, errors)
+                _reject_whole_documents(job.rows, errors)
             result.errors = errors.to_list()
             if errors and not partial:
                 raise Rollback
             bad = errors.bad_rows()
-            good = job.frame.filter(~pl.col(IDX).is_in(bad.implode())) if bad.len() else job.frame
-            keys = ["account_id", "kind__v", "document_reference"]
-            same = existing.filter(pl.col("same"))
-            unchanged = good.join(same, on=keys, how="semi")
-            new = good.join(same, on=keys, how="anti")
-            docs = (
-                new.group_by(keys)
-                .agg(
-                    pl.col("issue__v").first().alias("issue"),
-                    pl.col("amount__v").sum().alias("amount"),
-                    pl.len().alias("lines"),
-                )
-                .sort(keys)
+            good = job.rows.filter(~pl.col(IDX).is_in(bad.implode())) if bad.len() else job.rows
+            same = existing.filter(pl.col("same")).select(DOC)
+            unchanged = good.join(same, on=DOC, how="semi")
+            new = good.join(same, on=DOC, how="anti")
+            totals = new.group_by(DOC).agg(pl.col("amount__v").sum().alias("amount"))
+            new_docs = (
+                job.docs.join(totals, on=DOC, how="inner")
+                .sort(["account_id", DOC])
+                .select(DOC, "account_id", "kind__v", "document_reference", "issue", "amount")
             )
-            result.created = docs.height
-            result.unchanged = unchanged.select(keys).unique().height
+            amounts = new["amount__v"]
+            result.created = new_docs.height
+            result.unchanged = unchanged[DOC].n_unique()
             result.extra = {
                 "items_created": new.height,
-                "debit_items": int((new["amount__v"] > 0).sum()),
-                "credit_items": int((new["amount__v"] < 0).sum()),
-                "debit_total": int(new.filter(pl.col("amount__v") > 0)["amount__v"].sum()),
-                "credit_total": int(-new.filter(pl.col("amount__v") < 0)["amount__v"].sum()),
-                "accounts": new["account_id"].n_unique(),
+                "debit_items": int((amounts > 0).sum()),
+                "credit_items": int((amounts < 0).sum()),
+                "debit_total": int(amounts.filter(amounts > 0).sum()),
+                "credit_total": int(-amounts.filter(amounts < 0).sum()),
+                "accounts": new_docs["account_id"].n_unique(),
                 "unchanged_rows": unchanged.height,
                 "rejected_rows": int(bad.len()),
                 "run_id": run.pk,
@@ -611,9 +606,8 @@ def _run_import(
                 raise Rollback
             _write(
                 cursor,
-                docs,
+                new_docs,
                 new,
-                keys=keys,
                 user_id=user.pk if user else None,
                 file_name=source.path.name,
             )
@@ -623,10 +617,18 @@ def _run_import(
                 actor=actor, action="ledger.import_balances", run=run, source=source, result=result
             )
             close_run(run, result)
-            return new["account_id"].unique().sort().to_list()
+            return new_docs["account_id"].unique().sort().to_list()
     except Rollback:
         result.committed = False
     return []
+
+
+STAGES = {
+    "caudal_stage_docs": "doc_id bigint PRIMARY KEY, account_id bigint, kind varchar(12), "
+    "reference varchar(64), doc_date date, amount bigint",
+    "caudal_stage_lines": "line_id bigint, doc_id bigint, line_no integer, "
+    "concept varchar(20), amount bigint, description varchar(200), due date",
+}
 
 
 def _write(
@@ -634,77 +636,74 @@ def _write(
     docs: pl.DataFrame,
     rows: pl.DataFrame,
     *,
-    keys: list[str],
     user_id: int | None,
     file_name: str,
 ) -> None:
-    """Number the new documents and lines, stage them, copy them to the ledger."""
+    """Number the new documents (in account order) and lines, stage them in temporary
+    tables, copy them to the ledger with ``INSERT ... SELECT``."""
     if docs.height == 0:
         return
     doc_start = reserve_ids(cursor, "ledger_document", docs.height)
     line_start = reserve_ids(cursor, "ledger_documentline", rows.height)
     docs = docs.with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + doc_start).alias("doc_id"))
     lines = (
-        rows.join(docs.select(*keys, "doc_id"), on=keys, how="left")
+        rows.select(
+            DOC,
+            "line_no",
+            pl.col("concept__v").alias("concept"),
+            pl.col("amount__v").alias("amount"),
+            pl.col("description__v").alias("description"),
+            pl.col("due__v").alias("due"),
+        )
+        .join(docs.select(DOC, "doc_id"), on=DOC, how="inner")
         .sort(["doc_id", "line_no"])
         .with_columns((pl.int_range(pl.len(), dtype=pl.Int64) + line_start).alias("line_id"))
     )
-    stage_docs = docs.select(
-        "doc_id",
-        "account_id",
-        pl.col("kind__v").alias("kind"),
-        pl.col("document_reference").alias("reference"),
-        pl.col("issue").alias("doc_date"),
-        "amount",
-    )
-    stage_lines = lines.select(
-        "line_id",
-        "doc_id",
-        "line_no",
-        pl.col("concept__v").alias("concept"),
-        pl.col("amount__v").alias("amount"),
-        pl.col("description__v").alias("description"),
-        pl.col("issue__v").alias("issue"),
-        pl.col("due__v").alias("due"),
-        "account_id",
-    )
     now = db_datetime(timezone.now())
     reason = (_("Migración de saldos: %(file)s") % {"file": file_name})[:250]
-    stages = {
-        "caudal_stage_docs": "doc_id bigint, account_id bigint, kind varchar(12), "
-        "reference varchar(64), doc_date date, amount bigint",
-        "caudal_stage_lines": "line_id bigint, doc_id bigint, line_no integer, "
-        "concept varchar(20), amount bigint, description varchar(200), issue date, "
-        "due date, account_id bigint",
-    }
-    for name, columns in stages.items():
+    for name, columns in STAGES.items():
         # Dropped at the end; dropped first too in case an enclosing transaction (a test)
         # already imported once on this connection.
         cursor.execute(f"DROP TABLE IF EXISTS {name}")
         cursor.execute(f"CREATE TEMP TABLE {name} ({columns})")
-    bulk_insert(cursor, "caudal_stage_docs", stage_docs)
-    bulk_insert(cursor, "caudal_stage_lines", stage_lines)
+    bulk_insert(
+        cursor,
+        "caudal_stage_docs",
+        docs.select(
+            "doc_id",
+            "account_id",
+            pl.col("kind__v").alias("kind"),
+            pl.col("document_reference").alias("reference"),
+            pl.col("issue").alias("doc_date"),
+            "amount",
+        ),
+    )
+    bulk_insert(
+        cursor,
+        "caudal_stage_lines",
+        lines.select("line_id", "doc_id", "line_no", "concept", "amount", "description", "due"),
+    )
     cursor.execute(
         "INSERT INTO ledger_document (id, account_id, kind, reference, document_date, "
         "posting_date, amount, reason, source, created_by_id, created_at) "
         "SELECT doc_id, account_id, kind, reference, doc_date, doc_date, amount, %s, %s, %s, %s "
-        "FROM caudal_stage_docs ORDER BY doc_id",
+        "FROM caudal_stage_docs",
         [reason, SOURCE, user_id, now],
     )
     cursor.execute(
         "INSERT INTO ledger_documentline (id, document_id, line_no, concept, amount, description) "
-        "SELECT line_id, doc_id, line_no, concept, amount, description "
-        "FROM caudal_stage_lines ORDER BY line_id"
+        "SELECT line_id, doc_id, line_no, concept, amount, description FROM caudal_stage_lines"
     )
     cursor.execute(
         "INSERT INTO ledger_openitem (account_id, document_id, line_id, concept, side, "
         "issue_date, due_date, amount, open_amount, blocked, block_reason) "
-        "SELECT account_id, doc_id, line_id, concept, "
-        "CASE WHEN amount > 0 THEN 'D' ELSE 'C' END, issue, due, ABS(amount), ABS(amount), "
-        "%s, '' FROM caudal_stage_lines ORDER BY line_id",
+        "SELECT d.account_id, l.doc_id, l.line_id, l.concept, "
+        "CASE WHEN l.amount > 0 THEN 'D' ELSE 'C' END, d.doc_date, l.due, ABS(l.amount), "
+        "ABS(l.amount), %s, '' "
+        "FROM caudal_stage_lines l JOIN caudal_stage_docs d ON d.doc_id = l.doc_id",
         [False],
     )
-    for name in stages:
+    for name in STAGES:
         cursor.execute(f"DROP TABLE {name}")
 
 

@@ -380,3 +380,32 @@ def test_small_columns_agree_with_rules(quads):
             assert bool(found) == (not expected.ok), (column, text, found)
             if expected.ok:
                 assert frame[f"{column}__v"][i] == expected.value
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.integers(0, 99_999_999), min_size=1, max_size=20),
+    st.lists(st.integers(1_000_000, 10**15 - 1), min_size=1, max_size=20),
+    st.integers(0, 9),
+)
+def test_check_digits_agree_with_stdnum(ruc_bodies, nit_bases, shift):
+    """The column-wise RUC and NIT check digits equal python-stdnum's, right or wrong."""
+    rucs = []
+    for body in ruc_bodies:
+        base = f"20{body:08d}"
+        rucs.append(base + str((int(ruc.calc_check_digit(base)) + shift) % 10))
+    nits = []
+    for base_number in nit_bases:
+        base = str(base_number)
+        nits.append(base + str((int(nit.calc_check_digit(base)) + shift) % 10))
+    _frame, pe_errors = run_rows(
+        [{**VALID_ROW, "customer_doc_type": "RUC", "customer_doc_number": r} for r in rucs]
+    )
+    for i, number in enumerate(rucs):
+        found = column_errors(pe_errors, i + 2, "customer_doc_number")
+        assert bool(found) == (not ruc.is_valid(number)), number
+    co_rows = [{**VALID_ROW, "customer_doc_type": "NIT", "customer_doc_number": n} for n in nits]
+    _frame, co_errors = run_rows(co_rows, "CO")
+    for i, number in enumerate(nits):
+        found = column_errors(co_errors, i + 2, "customer_doc_number")
+        assert bool(found) == (not nit.is_valid(number)), number
