@@ -458,7 +458,7 @@ def db_datetime(value: datetime) -> Any:
 #: Rows converted to Python objects at a time (bounds memory on multi-million-row files).
 CHUNK_ROWS = 100_000
 #: Bound parameters per multi-row SQLite INSERT statement.
-PARAMS_PER_STATEMENT = 500
+PARAMS_PER_STATEMENT = 1000
 
 
 def bulk_insert(cursor: Any, table: str, frame: pl.DataFrame) -> None:
@@ -486,17 +486,17 @@ def bulk_insert(cursor: Any, table: str, frame: pl.DataFrame) -> None:
     one = "(" + ", ".join(["%s"] * width) + ")"
     many_sql = f"INSERT INTO {table} ({column_list}) VALUES " + ", ".join([one] * per_statement)
     one_sql = f"INSERT INTO {table} ({column_list}) VALUES {one}"
-    step = per_statement * width
     for offset in range(0, frame.height, CHUNK_ROWS):
         part = frame.slice(offset, CHUNK_ROWS)
-        flat = list(chain.from_iterable(zip(*(part[c].to_list() for c in columns), strict=True)))
-        full = len(flat) // step * step
+        full = part.height // per_statement * per_statement
         if full:
-            cursor.executemany(many_sql, [flat[i : i + step] for i in range(0, full, step)])
-        if full < len(flat):
-            cursor.executemany(
-                one_sql, [flat[i : i + width] for i in range(full, len(flat), width)]
+            values = chain.from_iterable(
+                zip(*(part[c].slice(0, full).to_list() for c in columns), strict=True)
             )
+            # zip(*[it] * n) cuts the flat stream into statements of n parameters, in C.
+            cursor.executemany(many_sql, zip(*[values] * (per_statement * width), strict=True))
+        if full < part.height:
+            cursor.executemany(one_sql, part.slice(full).rows())
 
 
 def bulk_update(cursor: Any, table: str, frame: pl.DataFrame, *, key: str = "id") -> None:

@@ -403,3 +403,28 @@ def test_top_level_transaction_keeps_foreign_keys_sound(peru, examples):
     assert (
         Account.objects.filter(customer__isnull=False, property__route__isnull=False).count() == 20
     )
+
+
+def test_several_hundred_rows_fill_multi_row_statements(peru, examples, csv_file):
+    """More rows than one multi-row INSERT holds, and a remainder: every row lands once."""
+    header, rows = read_example("cadastre.csv")
+    many = []
+    for i in range(317):
+        row = dict(rows[i % len(rows)])
+        row.update(
+            account_number=f"7{i:07d}",
+            customer_doc_number=f"{60000000 + i}",
+            customer_name=f"Titular {i}",
+            cadastral_code=f"M-{i:05d}",
+            sequence=str(i + 1),
+            meter_serial=f"MS{i:06d}" if row["meter_serial"] else "",
+        )
+        many.append(row)
+    result = import_cadastre(csv_file(header, many), actor="test")
+    assert result.errors == []
+    assert (result.created, result.extra["customers_created"]) == (317, 317)
+    assert Account.objects.count() == 317
+    assert Customer.objects.filter(name__startswith="Titular ").count() == 317
+    numbers = set(Account.objects.values_list("number", flat=True))
+    assert numbers == {f"7{i:07d}" for i in range(317)}
+    assert Property.objects.filter(accounts__isnull=True).count() == 0
