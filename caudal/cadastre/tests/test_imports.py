@@ -413,6 +413,7 @@ def test_several_hundred_rows_fill_multi_row_statements(peru, examples, csv_file
         row = dict(rows[i % len(rows)])
         row.update(
             account_number=f"7{i:07d}",
+            customer_doc_type="DNI",
             customer_doc_number=f"{60000000 + i}",
             customer_name=f"Titular {i}",
             cadastral_code=f"M-{i:05d}",
