@@ -54,6 +54,7 @@ from caudal.cadastre.imports import (
     audit_import,
     bulk_insert,
     bulk_session,
+    by_distinct,
     close_run,
     date_reason,
     date_value,
@@ -195,17 +196,22 @@ def validate_rows(frame: pl.DataFrame, *, today: date, places: int, errors: Erro
         pl.when(c("document_kind").is_null())
         .then(pl.lit(DocumentKind.OPENING.value))
         .otherwise(
-            _folded("document_kind").replace_strict(
-                KIND_ALIASES, default=None, return_dtype=pl.String
+            by_distinct(
+                frame,
+                "document_kind",
+                _folded("document_kind").replace_strict(
+                    KIND_ALIASES, default=None, return_dtype=pl.String
+                ),
+                pl.String,
             )
         )
     )
     frame = frame.with_columns(
         c("amount").str.extract_groups(amount_pattern(places)).alias(AMOUNT),
-        concept.alias("concept__v"),
+        by_distinct(frame, "concept", concept, pl.String).alias("concept__v"),
         kind.alias("kind__v"),
-        date_value("issue_date").alias("issue__v"),
-        date_value("due_date").alias("due__v"),
+        by_distinct(frame, "issue_date", date_value("issue_date"), pl.String).alias("issue__v"),
+        by_distinct(frame, "due_date", date_value("due_date"), pl.String).alias("due__v"),
         c("description").fill_null("").alias("description__v"),
     ).with_columns(amount_value(places).alias("amount__v"))
     v = pl.col
