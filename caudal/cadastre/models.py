@@ -202,7 +202,11 @@ class Property(models.Model):
         Sector, on_delete=models.PROTECT, related_name="+", verbose_name=_("sector")
     )
     route = models.ForeignKey(
-        Route, on_delete=models.PROTECT, related_name="properties", verbose_name=_("ruta")
+        Route,
+        on_delete=models.PROTECT,
+        related_name="properties",
+        verbose_name=_("ruta"),
+        db_index=False,  # covered by the (route, sequence) index below
     )
     sequence = models.PositiveIntegerField(_("secuencia en la ruta"))
     latitude = models.DecimalField(
@@ -289,7 +293,11 @@ class Connection(models.Model):
     """One service of an account (water or sewer) and its current status."""
 
     account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="connections", verbose_name=_("suministro")
+        Account,
+        on_delete=models.PROTECT,
+        related_name="connections",
+        verbose_name=_("suministro"),
+        db_index=False,  # covered by the unique (account, service) constraint below
     )
     service = models.CharField(_("servicio"), max_length=8, choices=Service.choices)
     status = models.CharField(_("estado"), max_length=12, choices=ConnectionStatus.choices)
