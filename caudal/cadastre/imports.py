@@ -1599,6 +1599,10 @@ class CadastreImport:
 
     def build(self, good: pl.DataFrame) -> None:
         counts = self.plan.counts
+        # Only the normalized values from here on: every join below copies each column.
+        good = good.select(
+            IDX, LINE, "consent_email", "consent_sms", *[_v(name) for name in COLUMN_NAMES]
+        )
         good = self._plan_references(good)
         good = self._plan_customers(good)
         good = self._plan_properties(good)
