@@ -493,7 +493,9 @@ def do_reverse_document(
     payment re-opens the bills it paid, and a reversed bill frees the credit that paid it);
     then each original item is cleared against its mirror item. Freed credits are applied
     again to the other open debits. A document is reversed at most once, and a reversal
-    cannot itself be reversed: post a new document instead.
+    cannot itself be reversed: post a new document instead. A document with written-off
+    items is refused until the write-off is reversed (a freed write-off would forgive
+    some other debt).
     """
     why = _require_reason(reason)
     doc_id = document if isinstance(document, int) else document.pk
@@ -515,14 +517,33 @@ def do_reverse_document(
         if Document.objects.filter(reverses_id=original.pk).exists():
             raise DomainError(_("El documento %(id)s ya fue revertido.") % {"id": original.pk})
         lines = list(original.lines.order_by("line_no"))
+        own_ids = list(
+            OpenItem.objects.filter(document_id=original.pk).values_list("pk", flat=True)
+        )
+        # Two indexable IN lists (FK indexes), not a join: no scan of the clearing table.
         active = list(
             Clearing.objects.filter(
-                Q(debit_item__document_id=original.pk) | Q(credit_item__document_id=original.pk),
+                Q(debit_item_id__in=own_ids) | Q(credit_item_id__in=own_ids),
                 amount__gt=0,
                 reset_by__isnull=True,
             ).order_by("pk")
         )
         counterpart_ids = {c.debit_item_id for c in active} | {c.credit_item_id for c in active}
+        counterpart_ids -= set(own_ids)
+        if original.kind != DocumentKind.WRITE_OFF and counterpart_ids:
+            # A write-off forgives one item; freed, it would forgive another one instead.
+            write_off = (
+                OpenItem.objects.filter(
+                    pk__in=counterpart_ids, document__kind=DocumentKind.WRITE_OFF
+                )
+                .values_list("document_id", flat=True)
+                .first()
+            )
+            if write_off is not None:
+                raise DomainError(
+                    _("El documento tiene partidas castigadas: revierta primero el castigo %(id)s.")
+                    % {"id": write_off}
+                )
         book = _Book(
             account_id,
             _lock_items(account_id, extra_ids=counterpart_ids, document_id=original.pk),
@@ -778,7 +799,8 @@ def do_write_off(
     """Write off (castigar) open debit items: one credit line per item, clearing it.
 
     ``items=None`` writes off every open unblocked debit of the account. Blocked items
-    are refused: resolve the complaint first.
+    are refused: resolve the complaint first. Unapplied credits of the account (e.g.
+    migrated ones) are applied before, so paid debt is never written off.
     """
     why = _require_reason(reason)
     posting = _as_date(posting_date, "posting_date")
@@ -790,6 +812,8 @@ def do_write_off(
     with transaction.atomic():
         _lock_account(account_id)
         book = _Book(account_id, _lock_items(account_id, extra_ids=wanted or []), user)
+        # Unapplied credits (e.g. migrated ones) pay first: never forgive debt that is paid.
+        book.settle(on=posting, document=None)
         if wanted is None:
             targets = rules.order_debits(_plain(i) for i in book.items.values())
             chosen = [book.items[t.id] for t in targets]

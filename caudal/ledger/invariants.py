@@ -41,7 +41,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce
 
 from caudal.cadastre.models import Account
 
@@ -92,7 +92,8 @@ def _limited(qs: QuerySet, fmt: Callable[[dict], str], fields: Iterable[str]) ->
 
 
 def _sum_sub(qs: QuerySet, group: str, field: str = "amount") -> Coalesce:
-    sub = qs.order_by().values(group).annotate(total=Sum(field)).values("total")
+    total = Cast(Sum(field), BigIntegerField())  # PostgreSQL: SUM of bigint is numeric
+    sub = qs.order_by().values(group).annotate(total=total).values("total")
     return Coalesce(Subquery(sub, output_field=BigIntegerField()), ZERO)
 
 

@@ -23,7 +23,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce
 from django.utils.translation import gettext as _
 
 from .models import Clearing, Document, DocumentKind, DocumentLine, OpenItem, Side
@@ -157,7 +157,7 @@ def _cleared_by(on: date, side_field: str) -> Subquery:
         Clearing.objects.filter(**{side_field: OuterRef("pk")}, cleared_on__lte=on)
         .order_by()
         .values(side_field)
-        .annotate(total=Sum("amount"))
+        .annotate(total=Cast(Sum("amount"), BigIntegerField()))  # PostgreSQL: SUM is numeric
         .values("total")
     )
     return Subquery(sums, output_field=BigIntegerField())
@@ -188,7 +188,7 @@ def state_as_of(account_id: int, on: date) -> list[tuple[OpenItem, int]]:
     ``BlockEvent`` for that).
     """
     qs = _items_as_of(account_id, on).order_by("due_date", "issue_date", "pk")
-    return [(item, item.open_on) for item in qs]  # type: ignore[attr-defined]
+    return [(item, int(item.open_on)) for item in qs]  # type: ignore[attr-defined]
 
 
 def balance_as_of(account_id: int, on: date) -> int:

@@ -422,6 +422,21 @@ def test_reversing_a_write_off_reopens_the_debt(account, bill):
     assert_sound(account)
 
 
+def test_a_written_off_bill_is_reversed_only_after_its_write_off(account, bill):
+    b = bill(1_500)
+    other = bill(800, D(2025, 3, 15))
+    w = actions.do_write_off(
+        account, items=[item_of(b)], reason="Incobrable", posting_date=D(2025, 6, 1), actor=None
+    )
+    with pytest.raises(DomainError, match=f"castigo {w.pk}"):
+        actions.do_reverse_document(b, reason="x", posting_date=D(2025, 7, 1), actor=None)
+    actions.do_reverse_document(w, reason="Error", posting_date=D(2025, 7, 1), actor=None)
+    actions.do_reverse_document(b, reason="Anulada", posting_date=D(2025, 7, 1), actor=None)
+    assert item_of(other).open_amount == 800  # nothing forgave it
+    assert queries.balance(account.pk) == 800
+    assert_sound(account)
+
+
 # --- adjustments --------------------------------------------------------------------------
 
 
@@ -553,6 +568,19 @@ def test_write_off_selected_items_and_errors(account, other_account, bill):
     with pytest.raises(DomainError, match="motivo"):
         actions.do_write_off(account, **{**kw, "reason": ""})
     assert_sound(account, other_account)
+
+
+def test_write_off_applies_unapplied_credits_first(account, bill):
+    b = bill(1_000)
+    actions.do_block_item(item_of(b), reason="Reclamo", actor=None)
+    p = pay(account, 600)
+    # the block lifted behind the actions' back (a data repair): credit and debit apart
+    OpenItem.objects.filter(pk=item_of(b).pk).update(blocked=False, block_reason="")
+    w = actions.do_write_off(account, reason="Saldo menor", posting_date=D(2025, 6, 1), actor=None)
+    assert w.amount == -400
+    assert item_of(p).open_amount == 0 and item_of(b).open_amount == 0
+    assert queries.balance(account.pk) == 0
+    assert_sound(account)
 
 
 # --- apply_credits ------------------------------------------------------------------------

@@ -97,6 +97,10 @@ def test_state_as_of_keeps_items_paid_later_open(account, bill, django_assert_nu
     assert [(i.pk, amt) for i, amt in jan31] == [(item_of(jan).pk, 1_000)]
     feb15 = queries.state_as_of(account.pk, D(2025, 2, 15))
     assert [(i.pk, amt) for i, amt in feb15] == [(item_of(feb).pk, 1_500)]
+    assert type(feb15[0][1]) is int  # not a Decimal (PostgreSQL's SUM is numeric)
+    assert type(queries.balance(account.pk)) is int
+    assert type(queries.overdue_balance(account.pk, D(2025, 3, 1))) is int
+    assert type(queries.balance_as_of(account.pk, D(2025, 3, 1))) is int
     mar1 = queries.state_as_of(account.pk, D(2025, 3, 1))
     assert [(i.pk, amt) for i, amt in mar1] == [(item_of(feb).pk, 1_500)]
     today = queries.state_as_of(account.pk, D(2025, 12, 31))

@@ -1,11 +1,14 @@
 """Random sequences of ledger actions over three accounts keep every invariant.
 
 A hypothesis state machine drives charges, payments (both policies, sometimes with a
-duplicate reference), reversals (sometimes of a reversal or twice), adjustments, blocks
-and unblocks, write-offs and credit application, with a clock that only moves forward.
-After every step it checks ``invariants.check_all() == []``, that ``queries.balance``
-equals the signed open items and the documents' total, that no credit is left open
-next to a payable debit, and that the state on a past date never changes afterwards.
+duplicate reference), reversals (sometimes of a reversal, twice, or of a written-off
+bill: all refused), adjustments, blocks
+and unblocks, write-offs and credit application, with a clock that moves forward and
+some back-dated payments and reversals. After every step it checks
+``invariants.check_all() == []``, that ``queries.balance`` equals the signed open items
+and the documents' total, that no credit is left open next to a payable debit, and that
+the state on a past date never changes afterwards (unless a back-dated posting reached
+that date) and always agrees with ``balance_as_of``.
 
 Each example runs inside ``transaction.atomic()`` rolled back at its end, so examples do
 not leak into each other; the test itself uses the ``db`` fixture (never a flush).
@@ -30,7 +33,7 @@ from hypothesis.stateful import (
 from caudal.cadastre.testing import make_account
 from caudal.kernel.errors import DomainError
 from caudal.ledger import actions, invariants, queries
-from caudal.ledger.models import Document, DocumentKind, OpenItem, Side
+from caudal.ledger.models import Clearing, Document, DocumentKind, OpenItem, Side
 
 N_ACCOUNTS = 3
 CHARGE_CONCEPTS = [
@@ -71,6 +74,11 @@ def make_machine(account_ids: list[int]) -> type[RuleBasedStateMachine]:
 
         def acc(self, idx: int) -> int:
             return account_ids[idx]
+
+        def forget_from(self, account_id: int, day: date) -> None:
+            """A back-dated posting rewrites the account's history from ``day`` on."""
+            for key in [k for k in self.history if k[0] == account_id and k[1] >= day]:
+                del self.history[key]
 
         def open_debits(self, account_id: int, *, blocked: bool | None = None) -> list[OpenItem]:
             qs = OpenItem.objects.filter(account_id=account_id, side=Side.DEBIT, open_amount__gt=0)
@@ -165,21 +173,41 @@ def make_machine(account_ids: list[int]) -> type[RuleBasedStateMachine]:
                     self.acc(idx), amount=amount, payment_date=self.today, actor="machine"
                 )
 
-        @rule(idx=accounts_idx, pick=picks)
-        def reverse(self, idx, pick):
+        @rule(idx=accounts_idx, amount=st.integers(1, 20_000), back=st.integers(1, 120))
+        def pay_back_dated(self, idx, amount, back):
+            """A payment that reaches the ledger late, dated when the customer paid; it
+            may predate the bills it pays (it then clears them on their issue date)."""
+            paid_on = self.today - timedelta(days=back)
+            actions.do_post_payment(
+                self.acc(idx), amount=amount, payment_date=paid_on, actor="machine"
+            )
+            self.forget_from(self.acc(idx), paid_on)
+
+        @rule(idx=accounts_idx, pick=picks, back=st.integers(0, 60))
+        def reverse(self, idx, pick, back):
             docs = list(Document.objects.filter(account_id=self.acc(idx)).order_by("pk"))
             if not docs:
                 return
             doc = docs[pick % len(docs)]
-            if doc.kind == DocumentKind.REVERSAL or Document.objects.filter(reverses=doc).exists():
+            written_off = Clearing.objects.filter(
+                debit_item__document=doc,
+                credit_item__document__kind=DocumentKind.WRITE_OFF,
+                amount__gt=0,
+                reset_by__isnull=True,
+            ).exists()
+            if (
+                doc.kind == DocumentKind.REVERSAL
+                or Document.objects.filter(reverses=doc).exists()
+                or written_off
+            ):
                 with pytest.raises(DomainError):
                     actions.do_reverse_document(
                         doc, reason="r", posting_date=self.today, actor=None
                     )
                 return
-            actions.do_reverse_document(
-                doc, reason="Anulación", posting_date=self.today, actor=None
-            )
+            on = max(doc.posting_date, self.today - timedelta(days=back))
+            actions.do_reverse_document(doc, reason="Anulación", posting_date=on, actor=None)
+            self.forget_from(doc.account_id, on)
 
         @rule(
             idx=accounts_idx,
@@ -275,7 +303,9 @@ def make_machine(account_ids: list[int]) -> type[RuleBasedStateMachine]:
             the clock moves and at the end of the example, not after every step: cheap)."""
             for (account_id, day), (bal, state) in self.history.items():
                 assert queries.balance_as_of(account_id, day) == bal
-                assert [(i.pk, a) for i, a in queries.state_as_of(account_id, day)] == state
+                now = queries.state_as_of(account_id, day)
+                assert [(i.pk, a) for i, a in now] == state
+                assert sum(a if i.side == Side.DEBIT else -a for i, a in now) == bal
 
     return LedgerMachine
 
