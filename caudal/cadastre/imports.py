@@ -1599,10 +1599,6 @@ class CadastreImport:
 
     def build(self, good: pl.DataFrame) -> None:
         counts = self.plan.counts
-        # Only the normalized values from here on: every join below copies each column.
-        good = good.select(
-            IDX, LINE, "consent_email", "consent_sms", *[_v(name) for name in COLUMN_NAMES]
-        )
         good = self._plan_references(good)
         good = self._plan_customers(good)
         good = self._plan_properties(good)
@@ -2219,6 +2215,7 @@ def _run_import(
     frame = validate_rows(
         source.frame, country=country, today=today, present=source.columns, errors=errors
     )
+    source.frame = pl.DataFrame()  # the raw text lives on in ``frame`` only
     result.rows = frame.height
     try:
         with bulk_session(), transaction.atomic(), connection.cursor() as cursor:
@@ -2233,6 +2230,10 @@ def _run_import(
             )
             job.load()
             job.check_against_db()
+            # The raw text was only needed to show values in errors: let it go.
+            frame = job.frame = frame.select(
+                IDX, LINE, "consent_email", "consent_sms", *[_v(name) for name in COLUMN_NAMES]
+            )
             result.errors = errors.to_list()
             if errors and not partial:
                 raise Rollback

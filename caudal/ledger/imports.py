@@ -568,6 +568,9 @@ def _run_import(
         source.frame, today=timezone.localdate(), places=exponent(currency), errors=errors
     )
     result.rows = frame.height
+    source.frame = pl.DataFrame()  # the raw text lives on in ``frame`` only
+    # Keep the raw text only where errors found later show it.
+    frame = frame.drop("concept", "due_date", "amount", "document_kind", "description")
     rows, docs = _document_checks(frame, errors)
     del frame
     user, _label = actor_parts(actor)
