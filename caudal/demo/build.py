@@ -4,6 +4,7 @@ cadastre and opening cartera loaded through the same imports a migrating utility
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +18,8 @@ from django.db import connection, transaction
 
 from caudal.kernel.errors import ImportResult
 
-from .generator import DemoData, DemoSpec, generate, write_csvs
+from .data import Profile
+from .generator import DemoSpec, Topology, generate, utility_settings, write_csvs
 
 #: The password of every demo user. For the demo only: never use it on real data.
 DEMO_PASSWORD = "caudal-demo-2026"  # noqa: S105 (a published demo credential)
@@ -76,7 +78,11 @@ def demo_folder() -> Path:
 def build_demo(
     spec: DemoSpec, *, folder: Path | None = None, progress: Progress | None = None
 ) -> BuildReport:
-    """Generate the CSV files, then load them. The database must be migrated and empty."""
+    """Generate the CSV files, then load them. The database must be migrated and empty.
+
+    The generated frames are dropped before the imports run: at 2.5 million accounts they
+    hold several GB that the imports need for themselves.
+    """
     from caudal.cadastre.imports import import_cadastre
     from caudal.ledger.imports import import_balances
 
@@ -86,28 +92,31 @@ def build_demo(
         demo = generate(spec)
     with _stage(report, "write CSV", progress):
         paths = write_csvs(demo, folder)
+        report.counts = {
+            "accounts": demo.accounts.height,
+            "customers": int(
+                demo.accounts.select(pl.struct("doc_type", "doc_number").n_unique()).item()
+            ),
+            "items": demo.balances.height,
+            "documents": int(demo.balances["document_reference"].n_unique()),
+            "cartera_minor": int(demo.balances["amount"].sum()),
+        }
+        topology, profile = demo.topology, demo.profile
+        del demo
+        gc.collect()
     with _stage(report, "settings, roles, users", progress):
-        setup_utility(demo)
+        setup_utility(profile)
         ensure_demo_users()
     with _stage(report, "import cadastre", progress):
         report.cadastre = import_cadastre(
-            paths["cadastre"], actor=DEMO_ACTOR, country=demo.profile.country
+            paths["cadastre"], actor=DEMO_ACTOR, country=profile.country
         )
         _check(report.cadastre, paths["cadastre"])
     with _stage(report, "names and calendars", progress):
-        name_places(demo)
+        name_places(topology)
     with _stage(report, "import balances", progress):
         report.balances = import_balances(paths["balances"], actor=DEMO_ACTOR)
         _check(report.balances, paths["balances"])
-    report.counts = {
-        "accounts": demo.accounts.height,
-        "customers": int(
-            demo.accounts.select(pl.struct("doc_type", "doc_number").n_unique()).item()
-        ),
-        "items": demo.balances.height,
-        "documents": int(demo.balances["document_reference"].n_unique()),
-        "cartera_minor": int(demo.balances["amount"].sum()),
-    }
     return report
 
 
@@ -119,12 +128,12 @@ def _check(result: ImportResult, path: Path) -> None:
         raise DemoError(f"{path.name}: {len(result.errors)} errors\n{shown}{tail}")
 
 
-def setup_utility(demo: DemoData) -> None:
+def setup_utility(profile: Profile) -> None:
     """The utility settings row of the profile (configuration, not ledger data)."""
     from caudal.audit.actions import record
     from caudal.cadastre.models import UtilitySettings
 
-    values = demo.utility
+    values = utility_settings(profile)
     UtilitySettings.objects.update_or_create(pk=1, defaults=values)
     record(
         actor=DEMO_ACTOR,
@@ -176,11 +185,10 @@ def ensure_demo_users() -> list[tuple[str, str, str]]:
     return rows
 
 
-def name_places(demo: DemoData) -> None:
+def name_places(topo: Topology) -> None:
     """Give zones, sectors, routes and cycles their names and calendars, and municipalities
     their department and altitude (the cadastre file carries codes only). Configuration
     data, written in bulk: one statement per table."""
-    topo = demo.topology
     with transaction.atomic(), connection.cursor() as cursor:
         for table, frame, cols in (
             ("cadastre_zone", topo.zones, ("name",)),
