@@ -19,9 +19,9 @@ address                 same as name (LIMIT 50)                     same
 
 Not indexed, on purpose: substring search inside account numbers, documents or serials
 (staff type those from a bill or an ID card, in full), e-mail and phone numbers.
-On SQLite names and addresses match by word prefix (``quis`` → "Quispe"; words of one or two
-letters match whole words); on PostgreSQL by substring (``ispe`` → "Quispe"; words of 3+
-letters use the trigram index, shorter ones only narrow the search). Every word must match.
+On SQLite names and addresses match by word prefix (``ros quis`` → "Rosa Quispe"); on
+PostgreSQL by substring (``ispe`` → "Quispe"; words of 3+ letters use the trigram index,
+shorter ones only narrow the search). Every word must match.
 If the search index is missing (see ``search_index``), names and addresses are searched by
 an unindexed ``icontains`` scan, still capped at LIMIT 50.
 """
@@ -117,9 +117,7 @@ def _text_ids(
     if index_available():
         if connection.vendor == "sqlite":
             fts = "web_customer_fts" if model is Customer else "web_property_fts"
-            # Words of 1-2 letters match whole words only: as prefixes they expand to a
-            # large share of the vocabulary and slow every query down.
-            match = " ".join(f'"{t}"*' if len(t) >= 3 else f'"{t}"' for t in terms)
+            match = " ".join(f'"{t}"*' for t in terms)  # word prefixes (indexed: 1-3 letters)
             # Table names are constants and the match expression is a bound parameter.
             sql = f"SELECT rowid FROM {fts} WHERE {fts} MATCH %s LIMIT {LIMIT + 1}"
             return RawSQL(sql, [match])  # noqa: S611

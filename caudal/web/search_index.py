@@ -10,8 +10,10 @@ they are created here, by raw SQL that depends on the engine:
   import). Search is by substring (``LIKE '%term%'``).
 - **SQLite**: FTS5 external-content tables ``web_customer_fts`` (over
   ``cadastre_customer.name``) and ``web_property_fts`` (over ``cadastre_property.address``),
-  tokenizer ``unicode61 remove_diacritics 2`` (case- and accent-folding). Search is by word
-  prefix: ``quis`` finds "Quispe", ``perez`` finds "PÉREZ".
+  tokenizer ``unicode61 remove_diacritics 2`` (case- and accent-folding) and prefix indexes
+  for 1, 2 and 3 letters (without them a search for ``apv los portales`` took 200 ms on
+  2.5 million properties; with them 2 ms, for three times the index size: 50 MB).
+  Search is by word prefix: ``quis`` finds "Quispe", ``perez`` finds "PÉREZ".
 
   New rows are indexed in batches, not by an INSERT trigger: a per-row FTS5 trigger made
   the cadastre import of the demo twice as slow, and its cost grows with the index. A
@@ -62,7 +64,8 @@ def _sqlite_statements(fts: str, table: str, column: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {WATERMARK} "
         "(name TEXT PRIMARY KEY, indexed_to INTEGER NOT NULL)",
         f"CREATE VIRTUAL TABLE {fts} USING fts5({column}, content='{table}', "
-        "content_rowid='id', detail='none', tokenize='unicode61 remove_diacritics 2')",
+        "content_rowid='id', detail='none', prefix='1 2 3', "
+        "tokenize='unicode61 remove_diacritics 2')",
         f"CREATE TRIGGER {fts}_ad AFTER DELETE ON {table} WHEN old.id <= {indexed} BEGIN "
         f"INSERT INTO {fts}({fts}, rowid, {column}) VALUES ('delete', old.id, old.{column}); END",
         f"CREATE TRIGGER {fts}_au AFTER UPDATE OF {column} ON {table} "

@@ -1,7 +1,9 @@
-"""Search index on SQLite: index new rows in batches instead of a per-row INSERT trigger.
+"""Search index on SQLite: new rows indexed in batches (not by a per-row INSERT trigger)
+and prefix indexes for 1-3 letters.
 
 Re-runs ``caudal.web.search_index.install`` (idempotent), which drops the insert trigger
-of 0002 and adds the watermark table. Nothing changes on PostgreSQL.
+of 0002, adds the watermark table and re-creates the FTS5 tables. Nothing changes on
+PostgreSQL (the statements there are IF NOT EXISTS).
 """
 
 from django.db import migrations

@@ -71,6 +71,8 @@ def test_name_and_address(people, query, expected):
 
 def test_word_prefix(people):
     assert numbers(search.search("quis")) == ["40012345"]
+    assert numbers(search.search("ros elv quis")) == ["40012345"]
+    assert numbers(search.search("huancavelica 14")) == ["40012345"]
 
 
 def test_renamed_customer_after_indexing(people):
