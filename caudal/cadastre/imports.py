@@ -853,7 +853,7 @@ def check_documents(frame: pl.DataFrame, country: str) -> pl.DataFrame:
 
 
 def validate_rows(
-    frame: pl.DataFrame, *, country: str, today: date, present: Sequence[str], errors: Errors
+    frame: pl.DataFrame, *, country: str, today: date, errors: Errors
 ) -> pl.DataFrame:
     """Column-wise checks of every row (no database). Adds the normalized values as
     ``<column>__v`` and records the failures in ``errors``."""
@@ -2212,9 +2212,7 @@ def _run_import(
 ) -> None:
     today = timezone.localdate()
     errors = Errors(COLUMN_NAMES)
-    frame = validate_rows(
-        source.frame, country=country, today=today, present=source.columns, errors=errors
-    )
+    frame = validate_rows(source.frame, country=country, today=today, errors=errors)
     source.frame = pl.DataFrame()  # the raw text lives on in ``frame`` only
     result.rows = frame.height
     try:

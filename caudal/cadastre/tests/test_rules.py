@@ -207,7 +207,7 @@ def run_rows(rows: list[dict[str, str | None]], country: str = "PE") -> tuple[pl
         (pl.int_range(pl.len(), dtype=pl.Int64) + 2).alias(LINE),
     )
     errors = Errors(COLUMN_NAMES)
-    out = validate_rows(frame, country=country, today=TODAY, present=COLUMN_NAMES, errors=errors)
+    out = validate_rows(frame, country=country, today=TODAY, errors=errors)
     return out, errors.to_list()
 
 
