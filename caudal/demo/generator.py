@@ -870,9 +870,11 @@ def _services(
     start, count = debt["start"], debt["count"]
     status = np.full(n, ACTIVE, dtype=np.int64)
     since = acc["opened"].copy()
-    # chronic debtors are cut three months after the oldest unpaid bill fell due (60 %)
+    # chronic debtors are cut three months after the oldest unpaid bill fell due
     cut_offset = start + count - 1 - _periods(np.full(n, 3), cal.step)
-    cut = (b == CHRONIC) & (cut_offset >= 0) & (rng.random(n) < 0.6)
+    # (the older the debt, the likelier the cut: 55 % within a year, 85 % beyond)
+    p_cut = np.where((start + count) * cal.step > 12, 0.85, 0.55)
+    cut = (b == CHRONIC) & (cut_offset >= 0) & (rng.random(n) < p_cut)
     status[cut] = CUT
     cut_day = cal.issue_days(cycle, np.maximum(cut_offset, 0)) + cal.due_days + 12
     since[cut] = cut_day[cut]
