@@ -10,7 +10,6 @@ cd "$(dirname "$0")/.."
 mode=${1:-all}
 VENV=.venv
 export DJANGO_SETTINGS_MODULE=caudal.settings.test
-export DJANGO_ALLOW_ASYNC_UNSAFE=true
 export CAUDAL_VAR_DIR=${CAUDAL_VAR_DIR:-$(mktemp -d /tmp/caudal-test-var.XXXXXX)}
 unset DATABASE_URL
 
@@ -31,6 +30,10 @@ CAUDAL_SECRET_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(50)
 CAUDAL_ALLOWED_HOSTS=caudal.example.org \
   $VENV/bin/caudal check --deploy --fail-level WARNING --settings=caudal.settings.production
 [[ $mode == lint ]] && exit 0
+
+# Playwright's sync API runs an event loop in the test thread; Django must allow ORM calls
+# there. Set only for the tests (the deploy check above rightly refuses it).
+export DJANGO_ALLOW_ASYNC_UNSAFE=true
 
 # Two workers on two cores; each worker gets its own test database.
 PYTEST=($VENV/bin/pytest -n 2 --dist loadfile ${PYTEST_ARGS:-})
