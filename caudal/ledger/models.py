@@ -62,8 +62,13 @@ class Side(models.TextChoices):
 
 
 class Document(models.Model):
+    # No single-column index: document_account_date (account, posting_date) covers it.
     account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="documents", verbose_name=_("suministro")
+        Account,
+        on_delete=models.PROTECT,
+        related_name="documents",
+        verbose_name=_("suministro"),
+        db_index=False,
     )
     kind = models.CharField(_("tipo"), max_length=12, choices=DocumentKind.choices)
     reference = models.CharField(
@@ -115,8 +120,13 @@ class Document(models.Model):
 
 
 class DocumentLine(models.Model):
+    # No single-column index: line_unique_no (document, line_no) covers it.
     document = models.ForeignKey(
-        Document, on_delete=models.PROTECT, related_name="lines", verbose_name=_("documento")
+        Document,
+        on_delete=models.PROTECT,
+        related_name="lines",
+        verbose_name=_("documento"),
+        db_index=False,
     )
     line_no = models.PositiveSmallIntegerField(_("línea"))
     concept = models.CharField(_("concepto"), max_length=20, choices=Concept.choices)
@@ -138,8 +148,13 @@ class DocumentLine(models.Model):
 class OpenItem(models.Model):
     """An open item (partida abierta): one per document line."""
 
+    # No single-column index: item_account_issue (account, issue_date) covers it.
     account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="open_items", verbose_name=_("suministro")
+        Account,
+        on_delete=models.PROTECT,
+        related_name="open_items",
+        verbose_name=_("suministro"),
+        db_index=False,
     )
     document = models.ForeignKey(
         Document, on_delete=models.PROTECT, related_name="items", verbose_name=_("documento")
@@ -195,8 +210,13 @@ class Clearing(models.Model):
     ``cleared_on <= D``.
     """
 
+    # No single-column index: clearing_account_date (account, cleared_on) covers it.
     account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="+", verbose_name=_("suministro")
+        Account,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("suministro"),
+        db_index=False,
     )
     debit_item = models.ForeignKey(
         OpenItem, on_delete=models.PROTECT, related_name="debit_clearings"
