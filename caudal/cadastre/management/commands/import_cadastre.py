@@ -7,10 +7,12 @@ same codes say what the import would do.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
 
+from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
@@ -89,4 +91,8 @@ class Command(BaseCommand):
             partial=opts["partial"],
             country=opts["country"],
         )
+        if result.committed and "update_search_index" in get_commands():
+            # Index the new names and addresses now, so the first search after a large
+            # import does not pay for it (the web app owns the index; called by name).
+            call_command("update_search_index", stdout=io.StringIO())
         report(self, result, as_json=opts["json"], what=path.name, partial=opts["partial"])
