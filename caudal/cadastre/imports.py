@@ -36,14 +36,14 @@ import hashlib
 import io
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 from django.db import connection, transaction
@@ -602,6 +602,52 @@ def close_run(run: Run, result: ImportResult) -> None:
         for e in result.errors[:1000]
     ]
     finish_run(run, status=run_status(result), counts=run_counts(result), errors=errors)
+
+
+T = TypeVar("T")
+
+
+def run_file_import(
+    kind: str,
+    source: CsvInput,
+    *,
+    actor: ActorLike,
+    dry_run: bool,
+    parameters: dict[str, Any],
+    started: float,
+    body: Callable[[Run, ImportResult], T],
+) -> tuple[ImportResult, T | None]:
+    """The frame every file import shares: a ``Run`` row for the file, the body only when
+    the file could be read, a crash recorded as an error on the run before it propagates,
+    and the run closed here unless the body committed (and closed it in its transaction)."""
+    _user, label = actor_parts(actor)
+    run = start_run(
+        kind=kind,
+        actor=actor,
+        parameters={
+            "file": source.path.name,
+            "sha256": source.sha256,
+            "dry_run": dry_run,
+            **parameters,
+            "actor": label,
+        },
+    )
+    result = ImportResult(dry_run=dry_run)
+    value: T | None = None
+    try:
+        if source.errors:
+            result.errors = source.errors
+        else:
+            value = body(run, result)
+    except Exception as exc:
+        result.seconds = time.perf_counter() - started
+        result.errors.append(RowError(line=0, column="", reason=f"{type(exc).__name__}: {exc}"))
+        close_run(run, result)
+        raise
+    result.seconds = time.perf_counter() - started
+    if not result.committed:
+        close_run(run, result)
+    return result, value
 
 
 def audit_import(
@@ -2160,42 +2206,24 @@ def import_cadastre(
     if profile not in rules.COUNTRIES:
         raise ValueError(f"unknown country profile {profile!r}")
     source = read_csv(path, known=COLUMN_NAMES, required=REQUIRED_BY_COUNTRY[profile])
-    _user, label = actor_parts(actor)
-    run = start_run(
-        kind="import_cadastre",
+    result, _ = run_file_import(
+        "import_cadastre",
+        source,
         actor=actor,
-        parameters={
-            "file": source.path.name,
-            "sha256": source.sha256,
-            "dry_run": dry_run,
-            "partial": partial,
-            "country": profile,
-            "actor": label,
-        },
+        dry_run=dry_run,
+        parameters={"partial": partial, "country": profile},
+        started=started,
+        body=lambda run, result: _run_import(
+            source,
+            result,
+            run=run,
+            actor=actor,
+            country=profile,
+            dry_run=dry_run,
+            partial=partial,
+            started=started,
+        ),
     )
-    result = ImportResult(dry_run=dry_run)
-    try:
-        if source.errors:
-            result.errors = source.errors
-        else:
-            _run_import(
-                source,
-                result,
-                run=run,
-                actor=actor,
-                country=profile,
-                dry_run=dry_run,
-                partial=partial,
-                started=started,
-            )
-    except Exception as exc:
-        result.seconds = time.perf_counter() - started
-        result.errors.append(RowError(line=0, column="", reason=f"{type(exc).__name__}: {exc}"))
-        close_run(run, result)
-        raise
-    result.seconds = time.perf_counter() - started
-    if not result.committed:
-        close_run(run, result)
     return result
 
 

@@ -42,7 +42,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from caudal.audit.actions import ActorLike, actor_parts, start_run
+from caudal.audit.actions import ActorLike, actor_parts
 from caudal.audit.models import Run
 from caudal.cadastre.imports import (
     IDX,
@@ -69,11 +69,12 @@ from caudal.cadastre.imports import (
     read_csv,
     reason_if,
     reserve_ids,
+    run_file_import,
     table_is_empty,
     too_long,
 )
 from caudal.cadastre.models import UtilitySettings
-from caudal.kernel.errors import ImportResult, RowError
+from caudal.kernel.errors import ImportResult
 from caudal.kernel.money import exponent
 
 from .models import Concept, DocumentKind
@@ -510,44 +511,25 @@ def import_balances(
     ``docs/formats.md``). Returns what was done, or would be done with ``dry_run``."""
     started = time.perf_counter()
     source = read_csv(path, known=COLUMN_NAMES, required=REQUIRED)
-    _user, label = actor_parts(actor)
-    run = start_run(
-        kind="import_balances",
+    result, accounts = run_file_import(
+        "import_balances",
+        source,
         actor=actor,
-        parameters={
-            "file": source.path.name,
-            "sha256": source.sha256,
-            "dry_run": dry_run,
-            "partial": partial,
-            "apply_credits": apply_credits,
-            "actor": label,
-        },
+        dry_run=dry_run,
+        parameters={"partial": partial, "apply_credits": apply_credits},
+        started=started,
+        body=lambda run, result: _run_import(
+            source,
+            result,
+            run=run,
+            actor=actor,
+            dry_run=dry_run,
+            partial=partial,
+            started=started,
+        ),
     )
-    result = ImportResult(dry_run=dry_run)
-    accounts: list[int] = []
-    try:
-        if source.errors:
-            result.errors = source.errors
-        else:
-            accounts = _run_import(
-                source,
-                result,
-                run=run,
-                actor=actor,
-                dry_run=dry_run,
-                partial=partial,
-                started=started,
-            )
-    except Exception as exc:
-        result.seconds = time.perf_counter() - started
-        result.errors.append(RowError(line=0, column="", reason=f"{type(exc).__name__}: {exc}"))
-        close_run(run, result)
-        raise
-    result.seconds = time.perf_counter() - started
-    if not result.committed:
-        close_run(run, result)
-    elif apply_credits:
-        result.extra["credits_applied_accounts"] = _apply_credits(accounts, actor=actor)
+    if result.committed and apply_credits:
+        result.extra["credits_applied_accounts"] = _apply_credits(accounts or [], actor=actor)
     return result
 
 
