@@ -2,7 +2,8 @@
 # Installs the Debian packages Caudal needs, only those missing. Needs root (or sudo).
 # usage: system-deps.sh base|test
 set -euo pipefail
-want=(nodejs npm gettext)
+# libpango + fonts: WeasyPrint renders bills, route sheets and reports to PDF.
+want=(nodejs npm gettext libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)
 if [[ ${1:-base} == test ]]; then
   want+=(postgresql chromium)
 fi
@@ -13,6 +14,8 @@ have() {
     gettext) command -v msgfmt >/dev/null ;;
     postgresql) compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null ;;
     chromium) command -v chromium >/dev/null ;;
+    libpango*) ldconfig -p | grep -q "${1%-*}\.so" ;;
+    fonts-dejavu-core) [[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] ;;
   esac
 }
 missing=()

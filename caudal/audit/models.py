@@ -74,3 +74,25 @@ class Run(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.status})"
+
+
+class RunChunk(models.Model):
+    """One chunk of a run (a route, an account range). A run restarted skips DONE chunks."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="chunks")
+    key = models.CharField(_("tramo"), max_length=60)
+    status = models.CharField(
+        _("estado"), max_length=10, choices=RunStatus.choices, default=RunStatus.RUNNING
+    )
+    counts = models.JSONField(_("conteos"), default=dict)
+    errors = models.JSONField(_("errores"), default=list)
+    started_at = models.DateTimeField(_("inicio"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("fin"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("tramo de proceso")
+        verbose_name_plural = _("tramos de proceso")
+        constraints = [models.UniqueConstraint(fields=["run", "key"], name="runchunk_run_key")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}/{self.key} ({self.status})"

@@ -14,7 +14,10 @@ What each role can do today (the pages that check these permissions live in ``ca
   The manager edits configuration; the auditor only views it. Both can browse cadastre,
   ledger and audit records there, read-only for everyone (the ledger and the cadastre are
   changed only through actions);
-- ``field_worker``: a landing page only (field work pages come with ``fieldwork``).
+- ``billing_analyst`` (and ``manager``): the reading calendar, critique, billing runs,
+  print batches and tariff imports; ``field_supervisor``: reading progress, route sheets
+  and print batches; every office role: bills on the 360 page and the tariff versions;
+- ``field_worker``: the mobile reading page of their routes (``metering.read_meters``).
 """
 
 from __future__ import annotations
@@ -42,6 +45,19 @@ VIEW_RECORDS = (
     | _perms("audit", ["view"], AUDIT_MODELS)
 )
 OVERSIGHT = frozenset({"audit.view_audit_trail", "web.access_admin"})
+# Bills on the 360 page and tariff versions: every office role can see them.
+BILLS = frozenset({"billing.view_bills", "tariffs.view_tariffversion"})
+READING_SUPERVISION = frozenset({"metering.supervise_reading"})
+BILLING_WORK = frozenset(
+    {
+        "metering.supervise_reading",
+        "metering.critique_readings",
+        "metering.manage_calendar",
+        "billing.run_billing",
+        "billing.print_bills",
+        "tariffs.manage_tariffs",
+    }
+)
 
 ROLES: dict[str, Role] = {
     "manager": (
@@ -49,18 +65,28 @@ ROLES: dict[str, Role] = {
         OFFICE
         | OVERSIGHT
         | VIEW_RECORDS
+        | BILLS
+        | BILLING_WORK
         | _perms("cadastre", ["view", "add", "change", "delete"], CONFIG_MODELS),
     ),
-    "cartera_analyst": ("Analista de cartera", OFFICE),
-    "billing_analyst": ("Analista de facturación", OFFICE),
-    "cashier": ("Cajero / centro de recaudo", OFFICE),
-    "collections_officer": ("Gestor de cobranza", OFFICE),
-    "field_supervisor": ("Supervisor de campo", OFFICE),
-    "field_worker": ("Operario de campo", frozenset({"web.field_work"})),
-    "customer_service": ("Atención al cliente", OFFICE),
+    "cartera_analyst": ("Analista de cartera", OFFICE | BILLS),
+    "billing_analyst": ("Analista de facturación", OFFICE | BILLS | BILLING_WORK),
+    "cashier": ("Cajero / centro de recaudo", OFFICE | BILLS),
+    "collections_officer": ("Gestor de cobranza", OFFICE | BILLS),
+    "field_supervisor": (
+        "Supervisor de campo",
+        OFFICE | BILLS | READING_SUPERVISION | {"billing.print_bills"},
+    ),
+    "field_worker": ("Operario de campo", frozenset({"web.field_work", "metering.read_meters"})),
+    "customer_service": ("Atención al cliente", OFFICE | BILLS),
     "auditor": (
         "Auditor",
-        OFFICE | OVERSIGHT | VIEW_RECORDS | _perms("cadastre", ["view"], CONFIG_MODELS),
+        OFFICE
+        | OVERSIGHT
+        | VIEW_RECORDS
+        | BILLS
+        | READING_SUPERVISION
+        | _perms("cadastre", ["view"], CONFIG_MODELS),
     ),
 }
 

@@ -39,6 +39,9 @@ INSTALLED_APPS = [
     "caudal.audit",
     "caudal.cadastre",
     "caudal.ledger",
+    "caudal.tariffs",
+    "caudal.metering",
+    "caudal.billing",
     "caudal.web",
     # Django admin, opened by role (web.access_admin) as well as is_staff; listed after
     # caudal.web so that the web app's admin/base_site.html (Caudal colours) wins.

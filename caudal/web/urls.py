@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -22,4 +22,7 @@ urlpatterns = [
     path("suministros/<str:number>/auditoria/", views.account_audit, name="account-audit"),
     path("auditoria/usuarios/", views.user_list, name="user-list"),
     path("auditoria/usuarios/<str:username>/", views.user_audit, name="user-audit"),
+    path("", include("caudal.web.metering.urls")),
+    path("", include("caudal.web.billing.urls")),
+    path("", include("caudal.web.tariffs.urls")),
 ]

@@ -1,0 +1,3 @@
+"""Pure rules of tariffs: plain data in, plain data out; no ORM (see docs/architecture.md)."""
+
+from __future__ import annotations
