@@ -1,3 +1,6 @@
-from django.urls import URLPattern, URLResolver
+"""Billing pages: runs and simulation (run_urls), bills and print batches (bill_urls)."""
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from .bill_urls import urlpatterns as bill_patterns
+from .run_urls import urlpatterns as run_patterns
+
+urlpatterns = [*run_patterns, *bill_patterns]
