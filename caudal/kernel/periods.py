@@ -1,9 +1,11 @@
 """Billing periods: pure value type, no Django.
 
 A period is named by its first month, ``YYYY-MM``, and lasts one month (monthly billing) or
-two (bimonthly, as EAAB bills). Bimonthly periods start on odd months (January, March, …),
-so ``2026-11`` bimonthly covers November and December 2026. The code alone identifies a
-period within a utility because the periodicity is a utility setting.
+two (bimonthly, as EAAB bills): ``2026-11`` bimonthly covers November and December 2026.
+Bimonthly cycles are staggered (EAAB reads half its cycles in odd months and half in even
+ones), so a bimonthly period may start in any month; the periods of one cycle follow each
+other two months apart. The code and the cycle identify a period within a utility, because
+the periodicity is a utility setting.
 """
 
 from __future__ import annotations
@@ -27,8 +29,6 @@ class Period:
             raise ValueError(f"a period lasts 1 or 2 months, not {self.months}")
         if not 1 <= self.month <= 12:
             raise ValueError(f"month {self.month} out of range")
-        if self.months == 2 and self.month % 2 == 0:
-            raise ValueError(f"bimonthly periods start on odd months, not {self.code}")
 
     @classmethod
     def parse(cls, code: str, *, months: int = 1) -> Period:
@@ -39,8 +39,15 @@ class Period:
         return cls(int(match.group(1)), int(match.group(2)), months)
 
     @classmethod
-    def containing(cls, day: date, *, months: int = 1) -> Period:
-        month = day.month if months == 1 else day.month - (day.month + 1) % 2
+    def containing(cls, day: date, *, months: int = 1, odd: bool = True) -> Period:
+        """The period holding ``day``; bimonthly periods aligned on odd months unless
+        ``odd`` is false (even-month cycles)."""
+        if months == 1:
+            month = day.month
+        else:
+            month = day.month - (day.month + (1 if odd else 0)) % 2
+            if month == 0:
+                return cls(day.year - 1, 12, months)
         return cls(day.year, month, months)
 
     @property

@@ -22,8 +22,10 @@ def test_bimonthly():
     assert p.next().code == "2027-01"
     assert p.days == 61
     assert Period.containing(date(2026, 12, 15), months=2) == p
-    with pytest.raises(ValueError):
-        Period.parse("2026-12", months=2)
+    even = Period.parse("2026-12", months=2)
+    assert even.end == date(2027, 1, 31)
+    assert Period.containing(date(2027, 1, 10), months=2, odd=False) == even
+    assert Period.containing(date(2026, 1, 10), months=2, odd=False) == Period(2025, 12, 2)
 
 
 @pytest.mark.parametrize("bad", ["2026-13", "26-11", "2026/11", ""])
