@@ -203,3 +203,54 @@ class Reading(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.period} {self.value}"
+
+
+class Holiday(models.Model):
+    """A public holiday: the reading calendar rules move windows and dates off it."""
+
+    date = models.DateField(_("fecha"), unique=True)
+    name = models.CharField(_("nombre"), max_length=120)
+
+    class Meta:
+        verbose_name = _("feriado")
+        verbose_name_plural = _("feriados")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {self.name}"
+
+
+class RouteAssignment(models.Model):
+    """Who reads a route in a period. A route without an assignment is open to every reader."""
+
+    period = models.CharField(_("periodo"), max_length=7)
+    route = models.ForeignKey(
+        Route, on_delete=models.PROTECT, related_name="+", verbose_name=_("ruta")
+    )
+    reader = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("lector"),
+    )
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("asignada por"),
+        db_index=False,
+    )
+    assigned_at = models.DateTimeField(_("asignada el"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("asignación de ruta")
+        verbose_name_plural = _("asignaciones de ruta")
+        constraints = [
+            models.UniqueConstraint(fields=["period", "route"], name="assignment_period_route"),
+        ]
+        permissions = [("assign_routes", "Puede asignar rutas de lectura a los lectores")]
+
+    def __str__(self) -> str:
+        return f"{self.period} {self.route_id} → {self.reader_id}"
