@@ -34,6 +34,7 @@ from stdnum.pe import ruc as pe_ruc
 
 from . import data
 from .data import Profile
+from .history import History, build_history
 
 CATEGORIES = ("domestic", "commercial", "social", "state", "industrial")
 DOMESTIC, COMMERCIAL, SOCIAL, STATE, INDUSTRIAL = range(5)
@@ -68,8 +69,13 @@ class DemoSpec:
     profile: str = "pe"
     seed: int = 1
     as_of: date = field(default_factory=date.today)
+    #: The latest periods billed by the real billing run (readings, critique, tariff,
+    #: payments) instead of being migrated as opening balances. 0: migrate everything.
+    billed_periods: int = 3
 
     def __post_init__(self) -> None:
+        if not 0 <= self.billed_periods <= 12:
+            raise ValueError("billed_periods must be between 0 and 12")
         if self.accounts < 1:
             raise ValueError("accounts must be at least 1")
         if not 1 <= self.months <= 120:
@@ -98,6 +104,7 @@ class DemoData:
     topology: Topology
     accounts: pl.DataFrame  # one row per account: every generated attribute
     balances: pl.DataFrame  # one row per open item (document line), amounts in minor units
+    history: History | None = None  # readings and payments of the periods billed by the run
 
     @property
     def utility(self) -> dict[str, Any]:
@@ -342,7 +349,36 @@ def generate(spec: DemoSpec) -> DemoData:
     public = {k: v for k, v in services.items() if not k.startswith("_")}
     frame = pl.concat([frame, people, places, pl.DataFrame(public), meters], how="horizontal")
     balances = _balances(profile, spec, r_amount, acc, debt, services, metered, cycle, cal)
-    return DemoData(spec=spec, profile=profile, topology=topo, accounts=frame, balances=balances)
+    history = None
+    if spec.billed_periods:
+        history = build_history(
+            rng=np.random.default_rng(root.spawn(9)[-1]),
+            acc=acc,
+            debt=debt,
+            services=services,
+            metered=metered,
+            digits=meters["meter_digits"].fill_null(5).to_numpy().astype(np.int64),
+            cycle=cycle,
+            cal=cal,
+            reading_day=topo.cycles["reading_day"].to_numpy().astype(np.int64),
+            billed_periods=spec.billed_periods,
+            days=_dates,
+        )
+        numbers = frame["account_number"]
+        history.readings = history.readings.with_columns(
+            numbers.gather(history.readings["acct"]).alias("account_number")
+        )
+        history.payments = history.payments.with_columns(
+            numbers.gather(history.payments["acct"]).alias("account_number")
+        )
+    return DemoData(
+        spec=spec,
+        profile=profile,
+        topology=topo,
+        accounts=frame,
+        balances=balances,
+        history=history,
+    )
 
 
 def _accounts(
@@ -1010,6 +1046,10 @@ def _balances(
     first_row = np.concatenate([[0], np.cumsum(count)[:-1]])
     # one row per billed period, oldest first within each account
     offset = start[acct] + (count[acct] - 1) - (np.arange(total) - first_row[acct])
+    # the latest periods are billed by the real run (see history.py), not migrated
+    keep = offset >= spec.billed_periods
+    acct, offset = acct[keep], offset[keep]
+    total = int(acct.size)
     cat = acc["category"][acct]
     # consumption (m³): read for metered accounts, an assigned volume for the others
     mean_m3 = np.array([profile.mean_m3[c] for c in CATEGORIES], dtype=np.float64)

@@ -28,12 +28,16 @@ AS_OF = date(2025, 6, 30)
 
 @pytest.fixture(scope="module")
 def pe() -> DemoData:
-    return generate(DemoSpec(accounts=20_000, months=12, profile="pe", seed=3, as_of=AS_OF))
+    return generate(
+        DemoSpec(accounts=20_000, months=12, profile="pe", seed=3, as_of=AS_OF, billed_periods=0)
+    )
 
 
 @pytest.fixture(scope="module")
 def co() -> DemoData:
-    return generate(DemoSpec(accounts=20_000, months=12, profile="co", seed=3, as_of=AS_OF))
+    return generate(
+        DemoSpec(accounts=20_000, months=12, profile="co", seed=3, as_of=AS_OF, billed_periods=0)
+    )
 
 
 def _bytes(folder: Path) -> dict[str, bytes]:
