@@ -24,7 +24,9 @@ GLN = "7709998039933"  # the GLN of the public Colombian example (standards.md Â
 
 def svg_to_image(svg: str, *, px: int = 3, height: int = 60) -> np.ndarray:
     """Rasterise the encoder's SVG: every rectangle inside the black group is a bar."""
-    width = int(re.search(r'viewBox="0 0 (\d+) ', svg).group(1))
+    match = re.search(r'viewBox="0 0 (\d+) ', svg)
+    assert match is not None
+    width = int(match.group(1))
     row = np.full(width * px, 255, dtype=np.uint8)
     bars = svg.split('<g fill="#000">', 1)[1].split("</g>", 1)[0]
     for x, w in re.findall(r'<rect x="(\d+)" y="0" width="(\d+)"', bars):
@@ -33,7 +35,9 @@ def svg_to_image(svg: str, *, px: int = 3, height: int = 60) -> np.ndarray:
 
 
 def decode(image: np.ndarray, mode=zxingcpp.TextMode.HRI) -> zxingcpp.Barcode:
-    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.Code128, text_mode=mode)
+    found = zxingcpp.read_barcodes(
+        image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.Code128), text_mode=mode
+    )
     assert len(found) == 1, found
     return found[0]
 
