@@ -17,6 +17,11 @@ def sha256_of(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def is_imported(text: str) -> bool:
+    """Whether a version with exactly this content is stored."""
+    return TariffVersion.objects.filter(sha256=sha256_of(text)).exists()
+
+
 def do_import_tariff(
     text: str, *, source_name: str, actor: ActorLike, dry_run: bool = False
 ) -> TariffVersion:
@@ -26,7 +31,8 @@ def do_import_tariff(
     writes nothing; changed content for a known code becomes version + 1; a new code starts
     at version 1. Raises ``TariffFileError`` listing every problem of the file. With
     ``dry_run`` nothing is written and the returned version is unsaved (``pk`` None, with
-    the version number it would get). ``version._created`` says whether a row was added.
+    the version number it would get). ``is_imported(text)`` tells beforehand whether the
+    same file is already stored.
     """
     data = read_yaml(text)
     tariff = parse_data(data)
@@ -35,7 +41,6 @@ def do_import_tariff(
     with transaction.atomic():
         existing = TariffVersion.objects.filter(code=tariff.code, sha256=digest).first()
         if existing is not None:
-            existing._created = False  # type: ignore[attr-defined]
             return existing
         # Lock the code's versions so two imports of the same code cannot take one number.
         list(TariffVersion.objects.select_for_update().filter(code=tariff.code).values("pk"))
@@ -53,7 +58,6 @@ def do_import_tariff(
             sha256=digest,
             imported_by=user,
         )
-        version._created = not dry_run  # type: ignore[attr-defined]
         if dry_run:
             return version
         version.save()
@@ -75,4 +79,4 @@ def do_import_tariff(
     return version
 
 
-__all__ = ["do_import_tariff", "sha256_of"]
+__all__ = ["do_import_tariff", "is_imported", "sha256_of"]

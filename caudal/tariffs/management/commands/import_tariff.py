@@ -14,7 +14,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from caudal.tariffs.actions import do_import_tariff
+from caudal.tariffs.actions import do_import_tariff, is_imported
 from caudal.tariffs.schema import TariffFileError
 
 
@@ -40,6 +40,7 @@ class Command(BaseCommand):
             raise CommandError(
                 _("%(path)s no es texto UTF-8: %(error)s") % {"path": path, "error": exc}
             ) from exc
+        known = is_imported(text)
         try:
             version = do_import_tariff(
                 text, source_name=path.name, actor=opts["actor"], dry_run=opts["dry_run"]
@@ -47,8 +48,7 @@ class Command(BaseCommand):
         except TariffFileError as exc:
             self._fail(path, exc, as_json=opts["json"])
             raise SystemExit(1) from exc
-        created = getattr(version, "_created", False)
-        status = "dry_run" if opts["dry_run"] else ("created" if created else "unchanged")
+        status = "unchanged" if known else ("dry_run" if opts["dry_run"] else "created")
         if opts["json"]:
             self.stdout.write(
                 json.dumps(
@@ -68,15 +68,20 @@ class Command(BaseCommand):
                 )
             )
             return
-        heads = {
-            "dry_run": _("Simulación (no se guardó nada): el archivo es válido"),
-            "created": _("Importada"),
-            "unchanged": _("Sin cambios: ese mismo archivo ya estaba importado"),
+        texts = {
+            "dry_run": _(
+                "Simulación (no se guardó nada): el archivo es válido; se importaría como "
+                "%(code)s versión %(version)s, vigente desde %(start)s"
+            ),
+            "created": _("Importada: %(code)s versión %(version)s, vigente desde %(start)s"),
+            "unchanged": _(
+                "Sin cambios: ese mismo archivo ya es %(code)s versión %(version)s, "
+                "vigente desde %(start)s"
+            ),
         }
         self.stdout.write(
-            _("%(head)s — %(code)s versión %(version)s, vigente desde %(start)s")
+            texts[status]
             % {
-                "head": heads[status],
                 "code": version.code,
                 "version": version.version,
                 "start": version.valid_from.isoformat(),
