@@ -29,6 +29,7 @@ BENCH_MODULES = [
     "caudal.bench.benchmarks",
     "caudal.bench.import_benches",
     "caudal.bench.demo_benches",
+    "caudal.bench.tariff_benches",
 ]
 
 
