@@ -30,6 +30,7 @@ BENCH_MODULES = [
     "caudal.bench.import_benches",
     "caudal.bench.demo_benches",
     "caudal.bench.tariff_benches",
+    "caudal.bench.bill_benches",
 ]
 
 
