@@ -97,8 +97,6 @@ OUTPUT_SCHEMA: dict[str, pl.DataType] = {
 CHUNK = 262_144
 #: Keep every intermediate product below this, so int64 arithmetic stays exact.
 SAFE = 2**62
-#: Volumes (m³ per period) and months × units beyond this are refused as input errors.
-MAX_QUANTITY = 10**9
 #: Stands for "no upper limit" in block arrays; any real limit × months is far below it.
 OPEN = 2**61
 
@@ -237,8 +235,9 @@ class _Plan:
         )
         max_mult = int(self.f_mult.max(initial=self.m0))
         per_unit_q = 2 * max(max_rate, 1) * max_mult * self.num
-        #: Largest quantity (m³, or months × units) the int64 arithmetic handles exactly.
-        self.max_quantity = min((SAFE - self.den) // per_unit_q, MAX_QUANTITY)
+        #: Largest quantity (m³, or months × units) int64 arithmetic handles exactly; the
+        #: rare larger ones are computed with Python integers.
+        self.safe_quantity = (SAFE - self.den) // per_unit_q
 
     def round(self, numerator: np.ndarray, den: int) -> np.ndarray:
         """Half-up rounding of numerator / den (numerator >= 0) to ``rounding`` units."""
@@ -247,7 +246,20 @@ class _Plan:
     def amounts(
         self, quantity: np.ndarray, rate: np.ndarray, mult: np.ndarray | np.int64
     ) -> np.ndarray:
-        return self.round(quantity * rate * mult * self.num, self.den)
+        """Rounded quantity × rate × multiplier, exact: int64 where the product fits,
+        Python integers for the (rare) quantities where it might not."""
+        big = quantity > self.safe_quantity
+        if not big.any():
+            return self.round(quantity * rate * mult * self.num, self.den)
+        q, r, m = np.broadcast_arrays(quantity, rate, np.asarray(mult))
+        result = self.round(np.where(big, 0, quantity) * rate * mult * self.num, self.den)
+        result = np.array(np.broadcast_to(result, q.shape))
+        exact = self.round(
+            q[big].astype(object) * r[big].astype(object) * m[big].astype(object) * self.num,
+            self.den,
+        )
+        result[big] = exact.astype(np.int64)
+        return result
 
 
 def _resolve(
@@ -335,10 +347,10 @@ def _reasons(accounts: pl.DataFrame, resolved: pl.DataFrame, plan: _Plan) -> pl.
         .then(pl.lit("sin consumo"))
         .when(consumption < 0)
         .then(pl.lit("consumo negativo: ") + consumption.cast(pl.Utf8) + pl.lit(" m³"))
-        .when(units.is_null() | (units < 1))
+        .when(consumption > rules.MAX_CONSUMPTION_M3)
+        .then(pl.lit("consumo fuera de rango: ") + consumption.cast(pl.Utf8) + pl.lit(" m³"))
+        .when(units.is_null() | (units < 1) | (units > rules.MAX_UNITS))
         .then(pl.lit("unidades de uso inválidas: ") + units.cast(pl.Utf8).fill_null("vacío"))
-        .when((consumption > plan.max_quantity) | (units * plan.months > plan.max_quantity))
-        .then(pl.lit("consumo o unidades fuera del rango que el cálculo admite"))
         .otherwise(None)
         .alias("reason")
     )["reason"]

@@ -50,6 +50,9 @@ from .schema import (
 )
 
 HUNDRED = Decimal(100)
+#: Sanity limits of the input (a larger value is a data error, not a bill).
+MAX_CONSUMPTION_M3 = 10**10
+MAX_UNITS = 1_000_000
 
 SERVICE_NAMES = {
     "PE": {"water": "Agua potable", "sewer": "Alcantarillado"},
@@ -144,13 +147,14 @@ class Charge:
         return text
 
 
-def format_rate(rate: Decimal, currency: str) -> str:
+def format_rate(rate: Decimal, currency: str, *, symbol: bool = True) -> str:
     """A rate as written in the tariff, with the currency's symbol and separators."""
-    symbol = format_money(0, currency).split(" ")[0]
     text = format(rate, ",f")
     if currency == "COP":
         text = text.replace(",", "_").replace(".", ",").replace("_", ".")
-    return f"{symbol} {text}"
+    if not symbol:
+        return text
+    return f"{format_money(0, currency).split(' ')[0]} {text}"
 
 
 # =========================================================================================
@@ -294,7 +298,9 @@ def unpriceable_reason(
         return str(exc)
     if account.consumption_m3 < 0:
         return f"consumo negativo: {account.consumption_m3} m³"
-    if account.units < 1:
+    if account.consumption_m3 > MAX_CONSUMPTION_M3:
+        return f"consumo fuera de rango: {account.consumption_m3} m³"
+    if not 1 <= account.units <= MAX_UNITS:
         return f"unidades de uso inválidas: {account.units}"
     return None
 

@@ -11,6 +11,7 @@ from django.test import Client
 
 from caudal.audit.roles import ROLES
 from caudal.cadastre.testing import make_route
+from caudal.tariffs.testing import make_tariff
 
 pytestmark = pytest.mark.django_db
 
@@ -18,6 +19,7 @@ ALL_ROLES = [*ROLES, "superuser", None]
 OFFICE = set(ROLES) - {"field_worker"} | {"superuser"}
 OVERSIGHT = {"manager", "auditor", "superuser"}
 CONFIG_EDIT = {"manager", "superuser"}
+TARIFF_MANAGERS = {"manager", "billing_analyst", "superuser"}  # tariffs.manage_tariffs
 
 # page → (path template, roles that get 200, status for the others when signed in)
 PAGES: dict[str, tuple[str, set[str], int]] = {
@@ -39,6 +41,9 @@ PAGES: dict[str, tuple[str, set[str], int]] = {
     "admin-documents": ("/admin/ledger/document/", OVERSIGHT, 302),
     "admin-document-add": ("/admin/ledger/document/add/", set(), 302),
     "admin-audit-events": ("/admin/audit/auditevent/", OVERSIGHT, 302),
+    "tariff-list": ("/tarifas/", OFFICE, 403),
+    "tariff-detail": ("/tarifas/{tariff}/", OFFICE, 403),
+    "tariff-import": ("/tarifas/importar/", TARIFF_MANAGERS, 403),
 }
 
 # Admin pages that a signed-in admin user without that model permission gets 403 on.
@@ -66,7 +71,12 @@ def targets(account):
     from caudal.cadastre.models import Zone
 
     make_route()
-    return {"number": account.number, "username": "someone", "zone": Zone.objects.get().pk}
+    return {
+        "number": account.number,
+        "username": "someone",
+        "zone": Zone.objects.get().pk,
+        "tariff": make_tariff().pk,
+    }
 
 
 @pytest.mark.parametrize("page", sorted(PAGES))
