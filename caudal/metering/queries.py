@@ -1,0 +1,430 @@
+"""Reads of the reading critique: the run's column loaders and the critique page's queries.
+
+The run loads millions of rows. Python's database drivers build one object per value,
+which costs more than the critique itself, so :func:`read_frame` lets the database write
+the rows as text (SQLite: ``printf`` + ``group_concat`` in C; PostgreSQL: ``COPY ... TO
+STDOUT``) and Polars parses the text in Rust. The history of an account is summarised in
+SQL (one row per account, see :func:`load_history`) for the same reason; the pure
+:func:`caudal.metering.rules.summarize_history` is the reference a test compares it with.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
+
+from caudal.cadastre.models import Cycle, Periodicity, UtilitySettings
+from caudal.kernel.periods import Period
+
+from . import rules
+from .models import Reading, ReadingStatus
+
+#: Field separator of the text transfer (never inside a code, number or flag list).
+SEP = "|"
+#: Readings at or above this are ignored as previous readings (packed in 40 bits).
+PACK_LIMIT = rules.PACK_LIMIT
+#: Offsets are packed as (16 − offset) above the 40 bits of the value.
+_PACK_TOP = 16
+
+
+def utility_months() -> int:
+    return 2 if UtilitySettings.current().periodicity == Periodicity.BIMONTHLY else 1
+
+
+def parse_period(code: str) -> Period:
+    """The utility's period named ``code`` (ValueError with a Spanish message)."""
+    months = utility_months()
+    try:
+        return Period.parse(code, months=months)
+    except ValueError as exc:
+        if months == 2 and "bimonthly" in str(exc):
+            raise ValueError(
+                f"periodo {code!r}: la facturación es bimestral y los periodos empiezan en "
+                "meses impares"
+            ) from exc
+        raise ValueError(str(exc)) from exc
+
+
+def history_codes(period: Period, n: int) -> list[str]:
+    """Codes of the ``n`` periods before ``period``: offset 1 first."""
+    return [period.shift(-k).code for k in range(1, n + 1)]
+
+
+# --- the text transfer --------------------------------------------------------------------
+
+
+def read_frame(
+    cursor: Any, sql: str, params: Sequence[Any], schema: dict[str, Any]
+) -> pl.DataFrame:
+    """Run ``sql`` (its columns named and ordered as ``schema``) into a Polars frame.
+
+    Values must not contain ``|`` or line breaks (ids, numbers, codes, flag lists).
+    Empty text and NULL both arrive as null.
+    """
+    names = list(schema)
+    if connection.vendor == "postgresql":
+        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+        buffer = io.BytesIO()
+        copy_sql = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, DELIMITER '{SEP}')"
+        with raw.copy(copy_sql, params) as copy:
+            for block in copy:
+                buffer.write(block)
+        data = buffer.getvalue()
+    else:
+        fmt = SEP.join(["%%s"] * len(names))  # "%%" is "%" after Django's placeholders
+        cols = ", ".join(f"q.{n}" for n in names)
+        cursor.execute(
+            f"SELECT group_concat(printf('{fmt}', {cols}), char(10)) FROM ({sql}) AS q", params
+        )
+        text = cursor.fetchone()[0]
+        data = text.encode("utf-8") if text else b""
+    if not data:
+        return pl.DataFrame(schema=schema)
+    return pl.read_csv(
+        data,
+        has_header=False,
+        separator=SEP,
+        new_columns=names,
+        schema=schema,
+        quote_char=None,
+    )
+
+
+def account_bounds(cursor: Any, cycle_id: int | None) -> tuple[int, int] | None:
+    where, params = ("WHERE cycle_id = %s", [cycle_id]) if cycle_id else ("", [])
+    cursor.execute(f"SELECT MIN(id), MAX(id) FROM cadastre_account {where}", params)
+    lo, hi = cursor.fetchone()
+    return None if lo is None else (int(lo), int(hi))
+
+
+# --- the run's loaders --------------------------------------------------------------------
+
+CURRENT_SCHEMA: dict[str, Any] = {
+    "account_id": pl.Int64,
+    "category": pl.String,
+    "segment": pl.String,
+    "account_route_id": pl.Int64,
+    "water_status": pl.String,
+    "current_meter_id": pl.Int64,
+    "current_digits": pl.Int64,
+    "reading_id": pl.Int64,
+    "route_id": pl.Int64,
+    "reading_meter_id": pl.Int64,
+    "value": pl.Int64,
+    "previous_value": pl.Int64,
+    "observation": pl.String,
+    "stored_status": pl.String,
+    "stored_flags": pl.String,
+    "stored_consumption": pl.Int64,
+    "stored_rule": pl.String,
+    "stored_average": pl.Int64,
+    "stored_control": pl.Int64,
+}
+
+
+def load_current(cursor: Any, period: str, lo: int, hi: int, cycle_id: int | None) -> pl.DataFrame:
+    """Every account with id in [lo, hi] (of the cycle), its water connection status, its
+    installed meter and its reading of ``period`` (null columns when it has none)."""
+    cycle = "AND a.cycle_id = %s" if cycle_id else ""
+    sql = f"""
+        SELECT a.id AS account_id, a.category AS category, a.segment AS segment,
+               p.route_id AS account_route_id, wc.status AS water_status,
+               m.id AS current_meter_id, m.digits AS current_digits,
+               r.id AS reading_id, r.route_id AS route_id, r.meter_id AS reading_meter_id,
+               r.value AS value, r.previous_value AS previous_value,
+               r.observation AS observation, r.status AS stored_status,
+               r.flags AS stored_flags, r.consumption AS stored_consumption,
+               r.consumption_rule AS stored_rule, r.average AS stored_average,
+               CASE WHEN r.control_sample THEN 1 ELSE 0 END AS stored_control
+        FROM cadastre_account a
+        JOIN cadastre_property p ON p.id = a.property_id
+        LEFT JOIN cadastre_connection wc ON wc.account_id = a.id AND wc.service = 'water'
+        LEFT JOIN cadastre_meter m
+               ON m.account_id = a.id AND m.removed_on IS NULL AND m.status <> 'removed'
+        LEFT JOIN metering_reading r ON r.account_id = a.id AND r.period = %s
+        WHERE a.id BETWEEN %s AND %s {cycle}
+    """
+    params: list[Any] = [period, lo, hi]
+    if cycle_id:
+        params.append(cycle_id)
+    return read_frame(cursor, sql, params, CURRENT_SCHEMA)
+
+
+def meter_digits(cursor: Any, meter_ids: Iterable[int]) -> dict[int, int]:
+    ids = sorted(set(meter_ids))
+    out: dict[int, int] = {}
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        marks = ", ".join(["%s"] * len(part))
+        cursor.execute(f"SELECT id, digits FROM cadastre_meter WHERE id IN ({marks})", part)
+        out.update({int(i): int(d) for i, d in cursor.fetchall()})
+    return out
+
+
+HISTORY_SCHEMA: dict[str, Any] = {
+    "account_id": pl.Int64,
+    "billed_count": pl.Int64,
+    "billed_sum": pl.Int64,
+    "last_pack": pl.Int64,
+    "meter_pack": pl.Int64,
+    "unread_mask": pl.Int64,
+    "equal_mask": pl.Int64,
+    "unread_list": pl.String,
+}
+
+
+def _check_codes(codes: Sequence[str]) -> None:
+    for code in codes:
+        if len(code) != 7 or code[4] != "-" or not (code[:4] + code[5:]).isdigit():
+            raise ValueError(f"periodo no válido: {code!r}")
+
+
+def history_sql(codes: Sequence[str], config: rules.CritiqueConfig, cycle_id: int | None) -> str:
+    """One row per account: the columns of :class:`rules.HistorySummary`, packed.
+
+    The period codes (validated ``YYYY-MM``) are written into the SQL as literals, so the
+    offset and bit of a row are plain CASE expressions. Placeholders left: the account
+    range, then the cycle. ``last_pack`` is ``(16 − offset) · 2^40 + value`` of the most
+    recent reading with a value (its MAX is the latest), ``meter_pack`` likewise with the
+    meter id (0: none); ``unread_list`` lists ``offset:consumption`` of the billed periods
+    without a value.
+    """
+    _check_codes(codes)
+    offset = (
+        "(CASE r.period "
+        + " ".join(f"WHEN '{code}' THEN {k}" for k, code in enumerate(codes, start=1))
+        + " END)"
+    )
+    bit = (
+        "(CASE r.period "
+        + " ".join(f"WHEN '{code}' THEN {1 << (k - 1)}" for k, code in enumerate(codes, start=1))
+        + " END)"
+    )
+    billable = ", ".join(f"'{s}'" for s in rules.BILLABLE)
+    measured = (
+        " AND r.consumption_rule IN (" + ", ".join(f"'{s}'" for s in rules.MEASURED_RULES) + ")"
+        if config.average_measured_only
+        else ""
+    )
+    billed = (
+        f"{offset} <= {int(config.average_periods)} AND r.status IN ({billable}) "
+        f"AND r.consumption IS NOT NULL{measured}"
+    )
+    top = f"({_PACK_TOP} - {offset}) * {PACK_LIMIT}"
+    read = f"r.value IS NOT NULL AND r.value >= 0 AND r.value < {PACK_LIMIT}"
+    unread_item = f"CAST({offset} AS TEXT) || ':' || CAST(r.consumption AS TEXT)"
+    agg = "string_agg" if connection.vendor == "postgresql" else "group_concat"
+    cycle = (
+        "AND r.account_id IN (SELECT id FROM cadastre_account WHERE cycle_id = %s)"
+        if cycle_id
+        else ""
+    )
+    literal = ", ".join(f"'{c}'" for c in codes)
+    return f"""
+        SELECT r.account_id AS account_id,
+               SUM(CASE WHEN {billed} THEN 1 ELSE 0 END) AS billed_count,
+               SUM(CASE WHEN {billed} THEN r.consumption ELSE 0 END) AS billed_sum,
+               MAX(CASE WHEN {read} THEN {top} + r.value END) AS last_pack,
+               MAX(CASE WHEN {read} THEN {top} + COALESCE(r.meter_id, 0) END) AS meter_pack,
+               SUM(CASE WHEN r.value IS NULL THEN {bit} ELSE 0 END) AS unread_mask,
+               SUM(CASE WHEN r.value IS NOT NULL AND r.value = r.previous_value
+                        THEN {bit} ELSE 0 END) AS equal_mask,
+               {agg}(CASE WHEN r.value IS NULL AND r.status IN ({billable})
+                           AND r.consumption IS NOT NULL THEN {unread_item} END, ',')
+                   AS unread_list
+        FROM metering_reading r
+        WHERE r.period IN ({literal}) AND r.account_id BETWEEN %s AND %s {cycle}
+        GROUP BY r.account_id
+    """
+
+
+def load_history(
+    cursor: Any,
+    codes: Sequence[str],
+    config: rules.CritiqueConfig,
+    lo: int,
+    hi: int,
+    cycle_id: int | None,
+) -> pl.DataFrame:
+    """:class:`rules.HistorySummary` columns per account with readings in ``codes``
+    (offset 1 first), for account ids in [lo, hi]."""
+    sql = history_sql(codes, config, cycle_id)
+    params: list[Any] = [lo, hi]
+    if cycle_id:
+        params.append(cycle_id)
+    raw = read_frame(cursor, sql, params, HISTORY_SCHEMA)
+    return unpack_history(raw)
+
+
+def unpack_history(raw: pl.DataFrame) -> pl.DataFrame:
+    c = pl.col
+    frame = raw.with_columns(
+        (_PACK_TOP - (c("last_pack") // PACK_LIMIT)).alias("last_offset"),
+        (c("last_pack") % PACK_LIMIT).alias("last_value"),
+        pl.when(c("meter_pack") % PACK_LIMIT > 0)
+        .then(c("meter_pack") % PACK_LIMIT)
+        .otherwise(None)
+        .alias("last_meter_id"),
+    )
+    listed = (
+        frame.select("account_id", "last_offset", "unread_list")
+        .filter(c("unread_list").is_not_null())
+        .with_columns(c("unread_list").str.split(","))
+        .explode("unread_list")
+        .with_columns(c("unread_list").str.split_exact(":", 1).struct.rename_fields(["off", "vol"]))
+        .unnest("unread_list")
+        .with_columns(c("off").cast(pl.Int64), c("vol").cast(pl.Int64))
+        .filter(c("off") < c("last_offset"))
+        .group_by("account_id")
+        .agg(c("vol").sum().alias("unread_since_last"))
+    )
+    frame = frame.join(listed, on="account_id", how="left").with_columns(
+        c("unread_since_last").fill_null(0)
+    )
+    return frame.select(
+        "account_id",
+        "billed_count",
+        "billed_sum",
+        "last_offset",
+        "last_value",
+        "last_meter_id",
+        "unread_mask",
+        "equal_mask",
+        "unread_since_last",
+    )
+
+
+def history_rows(account_id: int, period: Period, n: int) -> list[rules.HistoryRow]:
+    """One account's readings of the ``n`` periods before ``period`` (for one reading's
+    critique: corrections and explanations)."""
+    codes = history_codes(period, n)
+    offsets = {code: k for k, code in enumerate(codes, start=1)}
+    return [
+        rules.HistoryRow(
+            offset=offsets[p],
+            value=v,
+            previous_value=pv,
+            consumption=c,
+            status=s,
+            rule=r,
+            meter_id=m,
+        )
+        for p, v, pv, c, s, r, m in Reading.objects.filter(
+            account_id=account_id, period__in=codes
+        ).values_list(
+            "period",
+            "value",
+            "previous_value",
+            "consumption",
+            "status",
+            "consumption_rule",
+            "meter_id",
+        )
+    ]
+
+
+# --- the critique page --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CritiqueFilter:
+    """What the critique page shows. Empty strings mean "any"."""
+
+    period: str
+    cycle: Cycle | None = None
+    flag: str = ""
+    route: str = ""
+    status: str = ""
+    segment: str = ""
+    control_sample: bool = False
+
+    def queryset(self) -> QuerySet[Reading]:
+        qs = Reading.objects.filter(period=self.period)
+        if self.cycle is not None:
+            qs = qs.filter(account__cycle=self.cycle)
+        if self.flag:
+            qs = qs.filter(flag_q(self.flag))
+        if self.route:
+            qs = qs.filter(route__code=self.route)
+        if self.status == "pending_decision":
+            qs = qs.filter(status__in=[ReadingStatus.FLAGGED, ReadingStatus.PENDING])
+        elif self.status:
+            qs = qs.filter(status=self.status)
+        if self.segment:
+            qs = qs.filter(account__segment=self.segment)
+        if self.control_sample:
+            qs = qs.filter(control_sample=True)
+        return qs
+
+    def as_params(self) -> dict[str, str]:
+        params = {
+            "periodo": self.period,
+            "ciclo": self.cycle.code if self.cycle else "",
+            "anomalia": self.flag,
+            "ruta": self.route,
+            "estado": self.status,
+            "segmento": self.segment,
+            "muestra": "1" if self.control_sample else "",
+        }
+        return {k: v for k, v in params.items() if v}
+
+
+def flag_q(code: str) -> Q:
+    """Readings whose flag list holds ``code`` (codes are whole items of the list:
+    ``high_consumption`` does not match ``very_high_consumption``)."""
+    return (
+        Q(flags=code)
+        | Q(flags__startswith=f"{code},")
+        | Q(flags__endswith=f",{code}")
+        | Q(flags__contains=f",{code},")
+    )
+
+
+def periods_with_readings(limit: int = 24) -> list[str]:
+    return list(
+        Reading.objects.order_by("-period").values_list("period", flat=True).distinct()[:limit]
+    )
+
+
+def status_counts(period: str, cycle: Cycle | None) -> dict[str, int]:
+    qs = Reading.objects.filter(period=period)
+    if cycle is not None:
+        qs = qs.filter(account__cycle=cycle)
+    rows = qs.order_by().values("status").annotate(n=Count("id")).values_list("status", "n")
+    return {status: n for status, n in rows}
+
+
+def flag_counts(period: str, cycle: Cycle | None, statuses: Sequence[str] | None) -> dict[str, int]:
+    """Readings per flag (of the given statuses). Grouped by the flag list first: the
+    combinations are few, so this is one indexed query."""
+    qs = Reading.objects.filter(period=period).exclude(flags="")
+    if statuses:
+        qs = qs.filter(status__in=list(statuses))
+    if cycle is not None:
+        qs = qs.filter(account__cycle=cycle)
+    counts: dict[str, int] = dict.fromkeys(rules.FLAG_CODES, 0)
+    for flags, n in qs.order_by().values("flags").annotate(n=Count("id")).values_list("flags", "n"):
+        for code in rules.split_flags(flags):
+            counts[code] = counts.get(code, 0) + n
+    return counts
+
+
+def consumption_history(
+    account_ids: Sequence[int], period: Period, n: int = 6
+) -> dict[int, list[int | None]]:
+    """The billed consumption of each account in the ``n`` periods before ``period``,
+    oldest first (None when the period has no billable reading)."""
+    codes = list(reversed(history_codes(period, n)))
+    out: dict[int, list[int | None]] = {a: [None] * n for a in account_ids}
+    index = {code: i for i, code in enumerate(codes)}
+    for account_id, code, consumption in Reading.objects.filter(
+        account_id__in=list(account_ids), period__in=codes, status__in=list(rules.BILLABLE)
+    ).values_list("account_id", "period", "consumption"):
+        out[account_id][index[code]] = consumption
+    return out
