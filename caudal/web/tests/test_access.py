@@ -20,6 +20,8 @@ OFFICE = set(ROLES) - {"field_worker"} | {"superuser"}
 OVERSIGHT = {"manager", "auditor", "superuser"}
 CONFIG_EDIT = {"manager", "superuser"}
 TARIFF_MANAGERS = {"manager", "billing_analyst", "superuser"}  # tariffs.manage_tariffs
+READERS = {"field_worker", "superuser"}  # metering.read_meters
+READING_SUPERVISORS = {"manager", "billing_analyst", "field_supervisor", "auditor", "superuser"}
 
 # page → (path template, roles that get 200, status for the others when signed in)
 PAGES: dict[str, tuple[str, set[str], int]] = {
@@ -44,6 +46,12 @@ PAGES: dict[str, tuple[str, set[str], int]] = {
     "tariff-list": ("/tarifas/", OFFICE, 403),
     "tariff-detail": ("/tarifas/{tariff}/", OFFICE, 403),
     "tariff-import": ("/tarifas/importar/", TARIFF_MANAGERS, 403),
+    "field-home": ("/lecturas/campo/", READERS, 403),
+    "field-routes": ("/lecturas/campo/rutas.json", READERS, 403),
+    "reading-progress": ("/lecturas/avance/", READING_SUPERVISORS, 403),
+    "reading-calendar": ("/lecturas/calendario/", READING_SUPERVISORS, 403),
+    "route-sheet-csv": ("/lecturas/hojas/2026-11/R01.csv", READING_SUPERVISORS, 403),
+    "route-sheet-json": ("/lecturas/hojas/2026-11/R01.json", READING_SUPERVISORS, 403),
 }
 
 # Admin pages that a signed-in admin user without that model permission gets 403 on.
