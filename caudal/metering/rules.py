@@ -174,8 +174,8 @@ _FLAG_LIST = [
         _("Lectura igual a la anterior varios periodos"),
         HOLD,
         _(
-            "La lectura no cambia desde hace N periodos en un predio no informado como "
-            "deshabitado o cerrado: posible medidor parado."
+            "La lectura no cambia desde hace N periodos, con la conexión de agua activa y el "
+            "predio no informado como deshabitado o cerrado: posible medidor parado."
         ),
         "Hidrômetro parado",
     ),
@@ -727,6 +727,7 @@ def critique_reading(r: ReadingFacts, config: CritiqueConfig, *, months: int = 1
         "no_meter": read and r.meter_id is None,
         "zero_consumption": raw == 0 and water == ACTIVE and obs not in OBS_VACANT,
         "stuck_meter": raw == 0
+        and water == ACTIVE
         and not rollover
         and (r.equal_mask & need(config.stuck_periods)) == need(config.stuck_periods)
         and obs not in OBS_NOBODY_HOME,
@@ -921,6 +922,7 @@ def critique_frame(frame: pl.DataFrame, config: CritiqueConfig, *, months: int =
         "no_meter": c("_read") & c("meter_id").is_null(),
         "zero_consumption": b(raw == 0) & b(water == ACTIVE) & ~b(obs.is_in(list(OBS_VACANT))),
         "stuck_meter": b(raw == 0)
+        & b(water == ACTIVE)
         & ~c("_rollover")
         & b((c("equal_mask").fill_null(0) & stuck_need) == stuck_need)
         & ~b(obs.is_in(list(OBS_NOBODY_HOME))),

@@ -271,7 +271,7 @@ def test_sql_history_summary_equals_the_pure_summary(utility):
     accounts = [metered_account(f"1000090{i:02d}") for i in range(60)]
     meter_ids = list(Meter.objects.values_list("id", flat=True))
     for acc in accounts:
-        for k, code in enumerate(codes, start=1):
+        for code in codes:
             if rng.random() < 0.2:
                 continue
             value = rng.choice([None, None, *range(0, 60)])

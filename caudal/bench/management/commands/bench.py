@@ -31,6 +31,7 @@ BENCH_MODULES = [
     "caudal.bench.demo_benches",
     "caudal.bench.tariff_benches",
     "caudal.bench.bill_benches",
+    "caudal.bench.critique_benches",
 ]
 
 
