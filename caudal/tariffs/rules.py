@@ -115,6 +115,15 @@ class Charge:
     months: int = 1
 
     @property
+    def rate_shown(self) -> str:
+        """The rate for people: the currency's separators (``2.531,47`` in COP), tax in %."""
+        if self.rate is None:
+            return ""
+        if self.concept == "tax":
+            return f"{decimal_text(self.rate)} %"
+        return format_rate(self.rate, self.currency, symbol=False)
+
+    @property
     def rate_text(self) -> str | None:
         """The rate as the pricing frame writes it: as in the file, the tax in percent."""
         return rate_text(self.concept, self.rate)

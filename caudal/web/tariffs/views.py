@@ -142,6 +142,26 @@ def _factor_rows(tariff: Tariff) -> list[dict[str, object]]:
     return rows
 
 
+def _tax_base(tariff: Tariff) -> str:
+    if tariff.tax is None:
+        return ""
+    names = {
+        "fixed": _("cargo fijo"),
+        "water": _("acueducto") if tariff.country == "CO" else _("agua potable"),
+        "sewer": _("alcantarillado"),
+    }
+    return ", ".join(names[c] for c in tariff.tax.applies_to)
+
+
+def _rounding(tariff: Tariff) -> str:
+    unit = 10**tariff.exponent
+    if tariff.rounding == 1:
+        return _("a la unidad menor (céntimo o centavo)")
+    if tariff.rounding == unit:
+        return _("a la unidad de la moneda (%(currency)s 1)") % {"currency": tariff.currency}
+    return _("a múltiplos de %(n)s unidades menores") % {"n": tariff.rounding}
+
+
 def _contributor(key: str) -> str:
     return _("estrato %(n)s") % {"n": key} if key.isdigit() else CATEGORY_NAMES.get(key, key)
 
@@ -197,6 +217,8 @@ def tariff_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 "bands": _bands(tariff),
                 "factors": _factor_rows(tariff),
                 "tax_rate": decimal_text(tariff.tax.rate_pct) if tariff.tax else None,
+                "tax_base": _tax_base(tariff),
+                "rounding": _rounding(tariff),
                 "other_versions": TariffVersion.objects.filter(code=version.code)
                 .exclude(pk=version.pk)
                 .order_by("-version"),

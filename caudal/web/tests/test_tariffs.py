@@ -53,7 +53,8 @@ def test_detail_shows_blocks_fixed_charge_and_assigned_volumes(utility, login):
     assert "todo el volumen a la tarifa del bloque en que cae" in body  # comercial
     assert "Cargo fijo 4.886 por mes" in body
     assert "volumen asignado: 20 m³/mes y unidad" in body
-    assert "IGV 18 % sobre fixed, water, sewer" in body
+    assert "IGV 18 % sobre cargo fijo, agua potable, alcantarillado" in body
+    assert "a la unidad menor (céntimo o centavo)" in body
 
 
 def test_simulator_prices_a_bill_with_its_explanation(utility, login):
@@ -127,6 +128,7 @@ def test_simulator_colombia_with_stratum_and_municipality(login):
     assert "subsidio 70 %" in body
     # the tables: bands, ranges and factors
     assert "2001 m a más 11 22" in body
+    assert "a la unidad de la moneda (COP 1)" in body
     assert "Bogotá D.C." in body and "estrato 1: 70 %" in body
 
 
