@@ -329,6 +329,43 @@ def history_rows(account_id: int, period: Period, n: int) -> list[rules.HistoryR
     ]
 
 
+def reading_facts(reading: Reading, config: rules.CritiqueConfig) -> rules.ReadingFacts:
+    """Everything :func:`rules.critique_reading` needs about one stored reading."""
+    from caudal.cadastre.models import Connection, Meter, Service
+
+    account = reading.account
+    water = (
+        Connection.objects.filter(account=account, service=Service.WATER)
+        .values_list("status", flat=True)
+        .first()
+    )
+    meter = None
+    if reading.meter_id is not None:
+        meter = Meter.objects.filter(pk=reading.meter_id).first()
+    if meter is None:
+        meter = (
+            Meter.objects.filter(account=account, removed_on__isnull=True)
+            .exclude(status="removed")
+            .first()
+        )
+    period = parse_period(reading.period)
+    summary = rules.summarize_history(
+        history_rows(account.pk, period, config.history_periods), config
+    )
+    facts = rules.ReadingFacts(
+        account_id=account.pk,
+        category=account.category,
+        segment=account.segment,
+        water_status=water,
+        meter_id=meter.pk if meter else None,
+        digits=meter.digits if meter else None,
+        value=reading.value,
+        previous_value=reading.previous_value,
+        observation=reading.observation,
+    )
+    return facts.with_history(summary)
+
+
 # --- the critique page --------------------------------------------------------------------
 
 
