@@ -40,7 +40,7 @@ def test_generate_a_year_for_every_cycle(cycles):
     assert row.billing_date == date(2027, 4, 6)
     assert row.months == 1 and not row.edited
     event = AuditEvent.objects.get(action="metering.generate_calendar")
-    assert event.after["created"] == 24
+    assert event.after is not None and event.after["created"] == 24
     again = do_generate_calendar(year=2027, actor="test")
     assert (again.created, again.updated, again.unchanged) == (0, 0, 24)
     assert AuditEvent.objects.filter(action="metering.generate_calendar").count() == 1

@@ -119,7 +119,7 @@ def test_sync_creates_readings_with_previous_value_and_one_audit_event(field, re
     assert second.value is None and second.observation == "dog"
     events = AuditEvent.objects.filter(action="metering.sync_readings")
     assert events.count() == 1
-    assert events[0].after["created"] == 2
+    assert events[0].after is not None and events[0].after["created"] == 2
     assert events[0].actor == reader
 
 

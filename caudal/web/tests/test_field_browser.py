@@ -145,7 +145,7 @@ def test_read_online_then_offline_then_sync(phone, field_data):  # type: ignore[
     )
     rows = current_readings()
     assert [(r.account.number, r.value) for r in rows] == [(accounts[0].number, 1082)]
-    assert rows[0].reader.username == "lector1"
+    assert rows[0].reader is not None and rows[0].reader.username == "lector1"
     assert rows[0].source == "handheld"
 
     # offline: the reading is queued on the phone
