@@ -104,6 +104,8 @@ def build_demo(
             "cartera_minor": int(demo.balances["amount"].sum()),
         }
         topology, profile = demo.topology, demo.profile
+        history = demo.history
+        account_cycles = demo.accounts.select("account_number", "cycle")
         del demo
         gc.collect()
     with _stage(report, "settings, roles, users", progress):
@@ -118,12 +120,27 @@ def build_demo(
         name_places(topology)
     with _stage(report, "import balances", progress):
         report.balances = import_balances(paths["balances"], actor=DEMO_ACTOR)
+    _check(report.balances, paths["balances"])
+    if history is not None:
+        from .billing_history import bill_history
+
+        with _stage(report, "readings, critique, billing, payments", progress):
+            report.counts.update(
+                bill_history(
+                    history,
+                    profile=profile,
+                    accounts=account_cycles,
+                    folder=folder,
+                    as_of=spec.as_of,
+                    actor=DEMO_ACTOR,
+                    progress=progress,
+                )
+            )
     if "update_search_index" in get_commands():
         with _stage(report, "search index", progress):
             # The web app owns the search index; call it by name (no import across layers)
             # so the first search after the build does not index 2.5 M names itself.
             call_command("update_search_index", stdout=io.StringIO())
-        _check(report.balances, paths["balances"])
     return report
 
 

@@ -273,7 +273,7 @@ def build_topology(profile: Profile, n_accounts: int, rng: np.random.Generator) 
     cycles = []
     for c in range(n_cycles):
         billing_day = 2 + (c * 25) // n_cycles
-        reading_day = (billing_day - 5 - 1) % 28 + 1
+        reading_day = (billing_day - 17) % 28 + 1  # 16 days before billing: read, critique, review
         cycles.append(
             (f"C{c + 1:02d}", f"Ciclo {c + 1:02d}", reading_day, billing_day, profile.due_days)
         )

@@ -9,7 +9,7 @@ tariffs and billing.
 
 Readings: ``HISTORY_PERIODS`` periods before the billed ones form the migrated reading
 history (the critique's averages need it); the billed periods' readings are read in the
-field, with the usual accidents: no access, a broken meter, a digit slip, a spike.
+field, with the usual events: no access, a house closed, a broken meter, a leak.
 Pure NumPy/Polars, seeded; nothing loops per account.
 """
 
@@ -76,6 +76,13 @@ def build_history(
     volume[services["_cut_offset"][acct] > offset] = 0
     inactive = behaviour == 4  # generator.INACTIVE: stopped ``start`` periods ago
     volume[inactive & (offset < debt["start"][acct])] = 0
+    billed = offset < billed_periods
+    # field events in the billed periods only (the migrated history is clean): a reading
+    # not taken (no access, house closed, …), and real spikes (a leak: the register moves)
+    u = rng.random(acct.size)
+    not_read = billed & (u < 0.02)
+    spike = billed & (u >= 0.02) & (u < 0.03)
+    volume[spike] = volume[spike] * 4 + 10 * step
     # cumulative meter register, wrapping at the meter's capacity (rollover is real)
     modulus = (10 ** digits[acct]).astype(np.int64)
     first = np.ones(acct.size, dtype=bool)
@@ -85,19 +92,12 @@ def build_history(
     cumulative = np.cumsum(volume)
     register = start_value[acct] + cumulative - cumulative[group_start] + volume[group_start]
     value = register % modulus
-    previous = np.where(first, (start_value[acct]) % modulus, np.roll(value, 1))
-    billed = offset < billed_periods
-    # field accidents in the billed periods only (history is clean, as migrated)
-    u = rng.random(acct.size)
-    not_read = billed & (u < 0.02)
-    spike = billed & (u >= 0.02) & (u < 0.03)
-    slip = billed & (u >= 0.03) & (u < 0.033)
+    previous = np.where(first, start_value[acct] % modulus, np.roll(value, 1))
     observation = np.full(acct.size, "", dtype=object)
     codes = np.array(_NOT_READ, dtype=object)[rng.choice(len(_NOT_READ), acct.size, p=_NOT_READ_P)]
     observation[not_read] = codes[not_read]
-    shown = value.copy()
-    shown[spike] = (value[spike] + 3 * np.maximum(volume[spike], 5)) % modulus[spike]
-    shown[slip] = value[slip] // 10  # a digit dropped: reads below the previous one
+    observation[spike & (rng.random(acct.size) < 0.5)] = "leak"
+    shown = value
     month = period_month(cal, cycle[acct], offset)
     last_month = month + step - 1
     read_day = _month_days(last_month) + np.minimum(

@@ -63,6 +63,17 @@ def test_demo_command_builds_a_utility(db, tmp_path: Path, settings) -> None:
         user = users.get(username=username)
         assert list(user.groups.values_list("name", flat=True)) == [group]
         assert user.check_password(DEMO_PASSWORD)
+    # the last periods went through readings, critique, the billing run and payments
+    from caudal.billing.models import Bill
+    from caudal.ledger.invariants import check_all
+    from caudal.metering.models import ReadingCalendar
+
+    periods = sorted(set(Bill.objects.values_list("period", flat=True)))
+    assert len(periods) >= 3
+    assert Bill.objects.filter(document__isnull=False).exists()
+    assert Document.objects.filter(kind="payment", source="demo").exists()
+    assert ReadingCalendar.objects.filter(period__gt=periods[-1]).exists()  # the open period
+    assert check_all() == []
     # a second run refuses to load over an existing demo
     with pytest.raises(CommandError, match="--fresh"):
         call_command("demo", accounts=200, months=6, seed=1, quiet=True)
