@@ -18,6 +18,7 @@ What the page shows and why is in ``docs/bill.md``. Settings (all optional):
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -64,6 +65,8 @@ ID_CHUNK = 500  # account ids per IN (...) list
 BARCODE_WIDTH_MM = 116.0
 MIN_MODULE_MM = 0.25
 MAX_MODULE_MM = 0.33
+QR_MM = 27.0
+CHART_MM = (92.0, 34.0)
 BILL_RELATED = ("account__customer", "account__property__municipality", "route", "tariff")
 # The tariff's YAML text and validated JSON are not printed: do not read them 1,000 times.
 BILL_DEFERRED = ("tariff__document", "tariff__source_text")
@@ -133,6 +136,17 @@ def html_to_pdf(html: str) -> bytes:
 
 
 # ------------------------------------------------------------------------------ formatting
+
+
+def svg_img(svg: str, width_mm: float, height_mm: float, alt: str) -> SafeString:
+    """An ``<img>`` with the SVG as a ``data:`` URL. WeasyPrint draws it with its SVG
+    renderer without running the page's CSS cascade over every bar and label, which
+    inline SVG costs (a third of the layout time of a bill)."""
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return mark_safe(  # noqa: S308 - base64 text and an escaped alt
+        f'<img src="data:image/svg+xml;base64,{data}" alt="{escape(alt)}" '
+        f'style="width:{width_mm:.2f}mm;height:{height_mm:.2f}mm">'
+    )
 
 
 def bill_money(minor: int, currency: str) -> str:
@@ -418,9 +432,8 @@ def _payment_parts(page: BillPage, bill: Bill, utility: UtilitySettings) -> None
             raise BillDocumentError(f"factura {bill.number}: {exc}") from exc
         modules = sum(barcode.code128_modules(encoded))
         module_mm = min(MAX_MODULE_MM, max(MIN_MODULE_MM, BARCODE_WIDTH_MM / modules))
-        page.barcode_svg = mark_safe(  # noqa: S308 - built from escaped, validated data
-            barcode.code128_svg(encoded, module_mm=round(module_mm, 3), height_mm=13).svg
-        )
+        drawn = barcode.code128_svg(encoded, module_mm=round(module_mm, 3), height_mm=13)
+        page.barcode_svg = svg_img(drawn.svg, drawn.width_mm, drawn.height_mm, human)
         page.barcode_hri = human
         return
     data = qr.PaymentData(
@@ -438,7 +451,7 @@ def _payment_parts(page: BillPage, bill: Bill, utility: UtilitySettings) -> None
         page.qr_payload = qr.payment_payload(data, qr_format())
     except qr.QrError as exc:
         raise BillDocumentError(f"recibo {bill.number}: {exc}") from exc
-    page.qr_svg = mark_safe(qr.qr_svg(page.qr_payload, size_mm=27))  # noqa: S308 - segno output
+    page.qr_svg = svg_img(qr.qr_svg(page.qr_payload, size_mm=QR_MM), QR_MM, QR_MM, "QR")
     page.payment_code = bill.payment_reference or bill.account.number
 
 
@@ -546,7 +559,7 @@ def build_page(
         previous_reading_date=_date(loaded.read_on.get((bill.account_id, period.previous().code))),
         current_reading_date=_date(loaded.read_on.get((bill.account_id, period.code))),
         history=bars,
-        chart=mark_safe(chart_svg(bars)),  # noqa: S308 - numbers and escaped labels
+        chart=svg_img(chart_svg(bars), CHART_MM[0], CHART_MM[1], "Historial de consumo"),
         average=average,
         lines=lines,
         show_factor=show_factor,

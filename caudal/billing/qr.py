@@ -30,6 +30,7 @@ The fields never contain ``|``: :func:`payment_payload` refuses values that do.
 
 from __future__ import annotations
 
+import io
 import string
 from dataclasses import dataclass
 from datetime import date
@@ -122,17 +123,20 @@ def payment_payload(data: PaymentData, template: str = DEFAULT_FORMAT) -> str:
 
 
 def qr_svg(payload: str, *, size_mm: float = 26.0, border: int = 4) -> str:
-    """The QR code (error correction level M) as an inline SVG ``size_mm`` wide, quiet zone
-    of ``border`` modules included."""
+    """The QR code (error correction level M) as an SVG document ``size_mm`` wide, quiet
+    zone of ``border`` modules included."""
     code = segno.make(payload, error="m", micro=False, boost_error=False)
     width, _height = code.symbol_size(scale=1, border=border)
-    return str(
-        code.svg_inline(
-            scale=size_mm / width,
-            border=border,
-            unit="mm",
-            dark="#000",
-            light="#fff",
-            omitsize=False,
-        )
+    out = io.BytesIO()
+    code.save(
+        out,
+        kind="svg",
+        scale=size_mm / width,
+        border=border,
+        unit="mm",
+        dark="#000",
+        light="#fff",
+        xmldecl=False,
+        nl=False,
     )
+    return out.getvalue().decode("utf-8")

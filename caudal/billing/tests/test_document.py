@@ -151,7 +151,7 @@ def test_red_bill(pe_bills):
     assert "Aviso de corte. RECIBO ROJO: tiene 2 recibos vencidos" in text
     assert "podrá ser suspendido a partir del 06/12/2026" in text
     assert "el servicio puede cerrarse por falta de pago de dos recibos vencidos" in text
-    assert f"Deuda anterior (2 recibos vencidos) S/ {bill.previous_debt / 100:.2f}" in text
+    assert f"Deuda anterior (2 vencidos) S/ {bill.previous_debt / 100:.2f}" in text
     # the header band is red, a regular bill's is blue
     red_band = band_colour(pdf)
     blue_band = band_colour(render_bill(pe_bills[0]))
@@ -172,7 +172,22 @@ def test_consumption_history_of_twelve_periods(pe_bills):
     assert [b.m3 for b in page.history[:-1]] == earlier
     assert page.average == round(sum(earlier) / len(earlier))
     assert (page.history[0].label, page.history[0].year) == ("nov", "2025")
-    assert page.chart.count("<rect") == 12
+    assert document.chart_svg(page.history).count("<rect") == 12
+    assert page.chart.startswith('<img src="data:image/svg+xml;base64,')
+
+
+def test_long_bill_flows_onto_a_second_page_with_its_stub(pe_bills):
+    bill, after = pe_bills[0], pe_bills[1]  # in route order
+    bill.lines = bill.lines * 5
+    bill.save()
+    pdf = render_batch(pe_bills[:2])
+    assert pdf_pages(pdf) == 3  # the long bill takes two pages
+    for index in (0, 1):
+        assert bill.payment_reference in page_text(pdf, index)  # its stub on both
+        (code,) = read_codes(pdf, index)
+        assert bill.number in code.text
+    assert after.payment_reference in page_text(pdf, 2)
+    assert bill.payment_reference not in page_text(pdf, 2)
 
 
 def test_short_history_keeps_six_slots(db):
@@ -226,7 +241,7 @@ def test_colombian_bill_and_its_gs1_barcode(co_bills):
         "NIT 8999990941",
         f"CUENTA CONTRATO {bill.account.number}",
         "Estrato 2",
-        "Subsidio / contribución",
+        "Subsidio / contrib.",
         "Acueducto · consumo básico 0–11 m³ 11 2.450,35 /m³",
         "−40 %",
         f"Total a pagar $ {bill.total_due // 100:,}".replace(",", "."),
