@@ -457,7 +457,7 @@ def _payment_parts(page: BillPage, bill: Bill, utility: UtilitySettings) -> None
 
 # Message codes of the billing run (caudal.billing.rules): printed as notices, not messages.
 NOTICE_CODES = ("red_bill", "cut_warning")
-LEGAL_BASIS = {
+LEGAL_BASIS: dict[str, str] = {
     Country.PERU: (
         "Reglamento de Calidad de la Prestación de los Servicios de Saneamiento (SUNASS): "
         "el servicio puede cerrarse por falta de pago de dos recibos vencidos. Un recibo en "
@@ -473,7 +473,8 @@ LEGAL_BASIS = {
 def _split_messages(bill: Bill) -> tuple[list[str], list[str]]:
     """(cut and red-bill notices, other messages) from ``Bill.messages``: a list of
     ``{"code", "text"}`` objects as the billing run writes them, or of plain strings."""
-    notices, messages = [], []
+    notices: list[str] = []
+    messages: list[str] = []
     for raw in bill.messages or []:
         if isinstance(raw, dict):
             code, text = str(raw.get("code") or ""), str(raw.get("text") or "")
