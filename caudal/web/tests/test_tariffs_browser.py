@@ -65,5 +65,5 @@ def test_colombian_tariff_page(page, transactional_db):  # type: ignore[no-untyp
     total = page.locator("[data-testid=simulation-total]")
     total.wait_for()
     assert total.inner_text() == "$ 80.163,00"
-    assert page.locator("#factors tbody tr").count() == 3
+    assert page.locator("#factors tbody tr").count() == 4
     shot(page, "tariff-colombia", full_page=True)
