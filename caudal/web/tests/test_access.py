@@ -22,6 +22,7 @@ CONFIG_EDIT = {"manager", "superuser"}
 TARIFF_MANAGERS = {"manager", "billing_analyst", "superuser"}  # tariffs.manage_tariffs
 READERS = {"field_worker", "superuser"}  # metering.read_meters
 READING_SUPERVISORS = {"manager", "billing_analyst", "field_supervisor", "auditor", "superuser"}
+CRITICS = {"manager", "billing_analyst", "superuser"}  # metering.critique_readings
 
 # page → (path template, roles that get 200, status for the others when signed in)
 PAGES: dict[str, tuple[str, set[str], int]] = {
@@ -52,6 +53,9 @@ PAGES: dict[str, tuple[str, set[str], int]] = {
     "reading-calendar": ("/lecturas/calendario/", READING_SUPERVISORS, 403),
     "route-sheet-csv": ("/lecturas/hojas/2026-11/R01.csv", READING_SUPERVISORS, 403),
     "route-sheet-json": ("/lecturas/hojas/2026-11/R01.json", READING_SUPERVISORS, 403),
+    "critique": ("/lecturas/critica/", CRITICS, 403),
+    "critique-vip": ("/lecturas/critica/?vista=vip&periodo=2026-07", CRITICS, 403),
+    "critique-sample": ("/lecturas/critica/?vista=muestra&anomalia=not_read", CRITICS, 403),
 }
 
 # Admin pages that a signed-in admin user without that model permission gets 403 on.
