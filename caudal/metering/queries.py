@@ -43,12 +43,15 @@ def parse_period(code: str) -> Period:
     try:
         return Period.parse(code, months=months)
     except ValueError as exc:
-        if months == 2 and "bimonthly" in str(exc):
+        text = str(exc)
+        if "AAAA-MM" in text:
+            raise
+        if "bimonthly" in text:
             raise ValueError(
                 f"periodo {code!r}: la facturación es bimestral y los periodos empiezan en "
                 "meses impares"
             ) from exc
-        raise ValueError(str(exc)) from exc
+        raise ValueError(f"periodo {code!r}: el mes debe estar entre 01 y 12") from exc
 
 
 def history_codes(period: Period, n: int) -> list[str]:
