@@ -155,9 +155,10 @@ class _Plan:
         )
         self.f_has = np.array([f is not None for f in factors] or [False])
         self.f_sub = np.array([f is not None and f < 0 for f in factors] or [False])
+        # one text per factor id, then a null for "no factor on this line"
         self.f_text = pl.Series(
             "factor_pct",
-            [None if f is None else decimal_text(f) for f in factors] or [None],
+            [None if f is None else decimal_text(f) for f in factors] + [None],
             dtype=pl.Utf8,
         )
         # block tables, by group
@@ -436,6 +437,7 @@ def _price_chunk(accounts: pl.DataFrame, resolved: pl.DataFrame, plan: _Plan) ->
 
     # --- multipliers --------------------------------------------------------------------
     has_f = plan.f_has[fid]
+    any_factor = bool(has_f.any())
     sub = plan.f_sub[fid]
     mult = plan.f_mult[fid]
     m0 = plan.m0
@@ -457,14 +459,22 @@ def _price_chunk(accounts: pl.DataFrame, resolved: pl.DataFrame, plan: _Plan) ->
         )
         rate = np.where(billable, plan.fx_rate[g, slot], 0)
         gross[:, slot] = plan.amounts(fixed_q, rate, np.int64(m0))
-        amount[:, slot] = np.where(has_f, plan.amounts(fixed_q, rate, mult), gross[:, slot])
+        amount[:, slot] = (
+            np.where(has_f, plan.amounts(fixed_q, rate, mult), gross[:, slot])
+            if any_factor
+            else gross[:, slot]
+        )
         applied[:, slot] = has_f
 
     # volumetric charges
     for offset, rates, on in ((2, plan.rw[g], water), (2 + B, plan.rs[g], sewer)):
         rates = np.where(on[:, None], rates, 0)
         block_gross = plan.amounts(vol, rates, np.int64(m0))
-        block_amount = np.where(vol_applies, plan.amounts(vol, rates, vol_mult), block_gross)
+        block_amount = (
+            np.where(vol_applies, plan.amounts(vol, rates, vol_mult), block_gross)
+            if any_factor
+            else block_gross
+        )
         gross[:, offset : offset + B] = block_gross
         amount[:, offset : offset + B] = block_amount
         applied[:, offset : offset + B] = vol_applies
@@ -488,38 +498,33 @@ def _price_chunk(accounts: pl.DataFrame, resolved: pl.DataFrame, plan: _Plan) ->
 
     # --- one row per line with an amount, in account order then slot order ---------------
     keep = amount > 0
-    rows, slots = np.nonzero(keep)
-    line_no = np.cumsum(keep, axis=1)[rows, slots]
-    lookup = pl.Series(g[rows] * S + slots)
-    has_volume = plan.has_volume[g[rows] * S + slots]
-    factor_on = applied[rows, slots]
-    factor_text = plan.f_text.gather(pl.Series(fid[rows]))
-    return pl.DataFrame(
+    flat = np.flatnonzero(keep)
+    rows, slots = np.divmod(flat, S)
+    per_account = keep.sum(axis=1)
+    first_line = np.cumsum(per_account) - per_account
+    line_no = np.arange(1, flat.size + 1) - first_line[rows]
+    lookup_np = g[rows] * S + slots
+    lookup = pl.Series(lookup_np)
+    # the factor's text where it applies, else the trailing null of ``f_text``
+    no_factor = len(plan.f_text) - 1
+    factor_index = np.where(applied.ravel()[flat], fid[rows], no_factor)
+    frame = pl.DataFrame(
         {
             "account_id": accounts["account_id"].gather(pl.Series(rows)),
             "line_no": pl.Series(line_no, dtype=pl.Int64),
             "concept": plan.concept.gather(lookup),
             "description": plan.description.gather(lookup),
             "block": plan.block.gather(lookup),
-            "volume_m3": pl.Series(volumes[rows, slots], dtype=pl.Int64),
+            "volume_m3": pl.Series(volumes.ravel()[flat], dtype=pl.Int64),
             "rate": plan.rate.gather(lookup),
-            "factor_pct": factor_text,
-            "gross": pl.Series(gross[rows, slots], dtype=pl.Int64),
-            "amount": pl.Series(amount[rows, slots], dtype=pl.Int64),
-            "_has_volume": has_volume,
-            "_factor_on": factor_on,
+            "factor_pct": plan.f_text.gather(pl.Series(factor_index)),
+            "gross": pl.Series(gross.ravel()[flat], dtype=pl.Int64),
+            "amount": pl.Series(amount.ravel()[flat], dtype=pl.Int64),
         }
-    ).select(
-        "account_id",
-        "line_no",
-        "concept",
-        "description",
-        "block",
-        pl.when(pl.col("_has_volume")).then(pl.col("volume_m3")).alias("volume_m3"),
-        "rate",
-        pl.when(pl.col("_factor_on")).then(pl.col("factor_pct")).alias("factor_pct"),
-        "gross",
-        "amount",
+    )
+    has_volume = pl.Series(plan.has_volume[lookup_np])
+    return frame.with_columns(
+        pl.when(has_volume).then(pl.col("volume_m3")).alias("volume_m3"),
     )
 
 
