@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from caudal.audit.models import AuditEvent
+from caudal.billing.models import Bill
 from caudal.cadastre.models import (
     Account,
     Connection,
@@ -30,6 +31,21 @@ STATEMENT_ROWS = 15
 SERVICE_ORDER: dict[str, int] = {Service.WATER: 0, Service.SEWER: 1}
 AUDIT_ROWS = 10
 OTHER_ACCOUNTS = 5
+BILL_ROWS = 12
+BILL_FIELDS = (
+    "id",
+    "number",
+    "period",
+    "version",
+    "kind",
+    "issue_date",
+    "due_date",
+    "consumption",
+    "amount",
+    "total_due",
+    "overdue_bills",
+    "red",
+)
 
 
 @dataclass(frozen=True)
@@ -73,6 +89,8 @@ class Account360:
     statement_total: int
     last_payment: queries.StatementRow | None
     audit: list[AuditEvent]
+    bills: list[Bill] = field(default_factory=list)
+    bills_more: bool = False
     as_of: AsOf | None = None
     kind_labels: dict[str, str] = field(default_factory=dict)
 
@@ -165,6 +183,11 @@ def load(number: str, *, as_of: date | None = None, today: date | None = None) -
         .select_related("actor")
         .order_by("-at", "-id")[:AUDIT_ROWS]
     )
+    bills = list(
+        Bill.objects.filter(account_id=account.pk)
+        .only(*BILL_FIELDS)
+        .order_by("-period", "-version")[: BILL_ROWS + 1]
+    )
     view = Account360(
         account=account,
         today=today,
@@ -181,6 +204,8 @@ def load(number: str, *, as_of: date | None = None, today: date | None = None) -
         statement_total=len(statement),
         last_payment=last_payment,
         audit=audit,
+        bills=bills[:BILL_ROWS],
+        bills_more=len(bills) > BILL_ROWS,
         kind_labels=kind_labels(),
     )
     if as_of is not None:

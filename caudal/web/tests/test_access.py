@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 
 from caudal.audit.roles import ROLES
+from caudal.bench.bill_benches import make_sample_bills
 from caudal.cadastre.testing import make_route
 from caudal.tariffs.testing import make_tariff
 
@@ -22,6 +23,7 @@ CONFIG_EDIT = {"manager", "superuser"}
 TARIFF_MANAGERS = {"manager", "billing_analyst", "superuser"}  # tariffs.manage_tariffs
 READERS = {"field_worker", "superuser"}  # metering.read_meters
 READING_SUPERVISORS = {"manager", "billing_analyst", "field_supervisor", "auditor", "superuser"}
+PRINTERS = {"manager", "billing_analyst", "field_supervisor", "superuser"}  # billing.print_bills
 CRITICS = {"manager", "billing_analyst", "superuser"}  # metering.critique_readings
 
 # page → (path template, roles that get 200, status for the others when signed in)
@@ -53,6 +55,9 @@ PAGES: dict[str, tuple[str, set[str], int]] = {
     "reading-calendar": ("/lecturas/calendario/", READING_SUPERVISORS, 403),
     "route-sheet-csv": ("/lecturas/hojas/2026-11/R01.csv", READING_SUPERVISORS, 403),
     "route-sheet-json": ("/lecturas/hojas/2026-11/R01.json", READING_SUPERVISORS, 403),
+    "bill-detail": ("/facturas/{bill}/", OFFICE, 403),
+    "bill-pdf": ("/facturas/{bill}.pdf", OFFICE, 403),
+    "bill-batch": ("/facturas/lote/", PRINTERS, 403),
     "critique": ("/lecturas/critica/", CRITICS, 403),
     "critique-vip": ("/lecturas/critica/?vista=vip&periodo=2026-07", CRITICS, 403),
     "critique-sample": ("/lecturas/critica/?vista=muestra&anomalia=not_read", CRITICS, 403),
@@ -88,6 +93,7 @@ def targets(account):
         "username": "someone",
         "zone": Zone.objects.get().pk,
         "tariff": make_tariff().pk,
+        "bill": make_sample_bills([account], period="2026-10", country="PE", history=0)[0].number,
     }
 
 
