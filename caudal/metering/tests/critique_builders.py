@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from caudal.cadastre.models import Account, ConnectionStatus, Meter, Segment, Service, UseCategory
 from caudal.cadastre.testing import make_account
@@ -32,8 +33,22 @@ def metered_account(
     return account
 
 
-def current_meter(account: Account) -> Meter | None:
-    return Meter.objects.filter(account=account, removed_on__isnull=True).first()
+def current_meter(account: Account) -> Meter:
+    meter = Meter.objects.filter(account=account, removed_on__isnull=True).first()
+    assert meter is not None
+    return meter
+
+
+def prev(reading: Reading) -> int:
+    """The reading's previous value (set by the critique run)."""
+    assert reading.previous_value is not None
+    return reading.previous_value
+
+
+def jsonmap(value: object) -> dict[str, Any]:
+    """An audit event's ``before``/``after`` JSON as a dict."""
+    assert isinstance(value, dict)
+    return value
 
 
 def history(
@@ -48,7 +63,7 @@ def history(
     billed by difference, None an unread period billed at 10 m³ by average. Returns the
     last reading value."""
     p = Period.parse(period)
-    meter = current_meter(account)
+    meter = Meter.objects.filter(account=account, removed_on__isnull=True).first()
     value = start
     n = len(consumptions)
     for k, consumption in enumerate(consumptions):
@@ -96,7 +111,7 @@ def read(
         account=account,
         period=period,
         route=account.property.route,
-        meter=current_meter(account),
+        meter=Meter.objects.filter(account=account, removed_on__isnull=True).first(),
         value=value,
         previous_value=previous_value,
         observation=observation,

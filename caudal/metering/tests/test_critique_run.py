@@ -22,7 +22,7 @@ from caudal.metering import queries, rules
 from caudal.metering.models import Reading, ReadingStatus
 from caudal.metering.runs import run_critique
 
-from .critique_builders import PERIOD, current_meter, history, metered_account, read
+from .critique_builders import PERIOD, current_meter, history, jsonmap, metered_account, read
 
 pytestmark = pytest.mark.django_db
 
@@ -259,7 +259,7 @@ def test_run_is_recorded_with_counts_per_flag_and_audited(utility):
     assert run.parameters["config"]["average_periods"] == 6
     event = AuditEvent.objects.get(action="metering.critique")
     assert event.object_id == str(run.pk)
-    assert event.after["readings"] == 1
+    assert jsonmap(event.after)["readings"] == 1
 
 
 def test_sql_history_summary_equals_the_pure_summary(utility):
