@@ -399,7 +399,21 @@ def _show(value: Any) -> str:
 
 
 class _DecimalLoader(yaml.SafeLoader):
-    """A safe loader whose floats are ``Decimal`` built from the text of the file."""
+    """A safe loader whose floats are ``Decimal`` built from the text of the file, and
+    which refuses a key repeated in one mapping (YAML would silently keep the last one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, list | dict):
+                continue  # unhashable: the base class reports it
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"clave repetida {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:

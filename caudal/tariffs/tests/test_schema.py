@@ -169,6 +169,13 @@ def test_errors_come_all_at_once():
     }
 
 
+def test_repeated_key_is_an_error_with_its_line():
+    text = MINIMAL_PE.replace("categories:\n", "categories:\n  domestic:\n    fixed: 1\n", 1)
+    assert errors(text) == [
+        "línea 11, columna 3: el archivo no es YAML válido: clave repetida 'domestic'"
+    ]
+
+
 def test_empty_and_non_yaml_files():
     assert errors("") == ["el archivo está vacío"]
     assert errors("- a\n- b\n") == ["(archivo): debe ser un mapa de claves (no una lista)"]
