@@ -92,7 +92,9 @@ class Flag:
     label: Promise | str
     severity: str
     meaning: Promise | str
-    gsan: str = ""  # the nearest GSAN "anormalidade de consumo", for the documentation
+    #: The GSAN consumption anomaly it corresponds to, with GSAN's code (as numbered in the
+    #: GSAN mobile reading app, ``model/Consumo.java``); empty when GSAN has none.
+    gsan: str = ""
 
 
 _FLAG_LIST = [
@@ -101,7 +103,7 @@ _FLAG_LIST = [
         _("No leída"),
         HOLD,
         _("No hay lectura en el periodo (con o sin observación del lector)."),
-        "Leitura não informada",
+        "Leitura não informada (10)",
     ),
     Flag(
         "no_observation",
@@ -117,7 +119,7 @@ _FLAG_LIST = [
         _("Lectura menor que la anterior"),
         HOLD,
         _("La lectura es menor que la anterior y no es una vuelta del medidor."),
-        "Leitura atual menor que anterior",
+        "Leitura menor que anterior (8)",
     ),
     Flag(
         "rollover",
@@ -127,14 +129,13 @@ _FLAG_LIST = [
             "El medidor pasó por cero: la anterior estaba cerca del máximo de sus dígitos y "
             "la actual es pequeña; consumo = 10^dígitos − anterior + actual."
         ),
-        "Virada de hidrômetro",
+        "Virada de hidrômetro (16)",
     ),
     Flag(
         "too_many_digits",
         _("Lectura con más dígitos que el medidor"),
         HOLD,
         _("La lectura no cabe en el visor del medidor (≥ 10^dígitos)."),
-        "Fora de faixa",
     ),
     Flag(
         "no_previous_reading",
@@ -153,21 +154,19 @@ _FLAG_LIST = [
             "El medidor de la lectura no es el de la lectura anterior (serie distinta) o el "
             "lector informó un medidor cambiado."
         ),
-        "Hidrômetro substituído",
+        "Hidrômetro substituído informado / não informado (9, 14)",
     ),
     Flag(
         "no_meter",
         _("Lectura sin medidor en el catastro"),
         HOLD,
         _("Hay lectura pero el suministro no tiene medidor instalado en el catastro."),
-        "Hidrômetro não cadastrado",
     ),
     Flag(
         "zero_consumption",
         _("Consumo cero"),
         INFO,
         _("Consumo cero con la conexión de agua activa y el predio no informado como deshabitado."),
-        "Consumo zero",
     ),
     Flag(
         "stuck_meter",
@@ -177,42 +176,39 @@ _FLAG_LIST = [
             "La lectura no cambia desde hace N periodos, con la conexión de agua activa y el "
             "predio no informado como deshabitado o cerrado: posible medidor parado."
         ),
-        "Hidrômetro parado",
     ),
     Flag(
         "high_consumption",
         _("Consumo alto"),
         HOLD,
         _("Consumo mayor que k veces el promedio del suministro (k por categoría)."),
-        "Alto consumo",
+        "Alto consumo (6)",
     ),
     Flag(
         "low_consumption",
         _("Consumo bajo"),
         INFO,
         _("Consumo menor que el promedio dividido entre k (k por categoría)."),
-        "Baixo consumo",
+        "Baixo consumo (4); Leitura menor que projetada (7)",
     ),
     Flag(
         "very_high_consumption",
         _("Consumo excesivo para la categoría"),
         HOLD,
         _("Consumo mayor que el tope absoluto de la categoría (m³ por mes)."),
-        "Estouro de consumo",
+        "Estouro de consumo (5)",
     ),
     Flag(
         "consumption_on_cut",
         _("Consumo con servicio cortado"),
         HOLD,
         _("El medidor avanzó con la conexión de agua cortada: posible autorreconexión."),
-        "Consumo com ligação cortada",
     ),
     Flag(
         "consumption_on_removed",
         _("Consumo con conexión levantada o sin alta"),
         HOLD,
         _("El medidor avanzó con la conexión levantada o solo factible: posible uso clandestino."),
-        "Consumo com ligação suprimida",
     ),
     Flag(
         "vacant_with_consumption",
@@ -228,28 +224,27 @@ _FLAG_LIST = [
             "Sin lectura en este periodo ni en los N−1 anteriores: se factura por promedio "
             "una y otra vez; corresponde inspeccionar."
         ),
-        "Leitura não realizada consecutiva",
     ),
     Flag(
         "meter_problem",
         _("Medidor con problema"),
         HOLD,
         _("El lector informó medidor averiado, inexistente, ilegible, invertido o enterrado."),
-        "Anormalidade de leitura",
+        "Anormalidade de leitura (17)",
     ),
     Flag(
         "fraud_observed",
         _("Autorreconexión o clandestino observado"),
         HOLD,
         _("El lector informó una autorreconexión o una conexión clandestina."),
-        "Ligação clandestina / religação à revelia",
+        "Anormalidade de leitura (17)",
     ),
     Flag(
         "leak_observed",
         _("Fuga visible"),
         INFO,
         _("El lector informó una fuga visible: el consumo puede estar alto por eso."),
-        "Vazamento",
+        "Anormalidade de leitura (17)",
     ),
     Flag(
         "vip_review",
@@ -268,7 +263,6 @@ _FLAG_LIST = [
             "VIP o gran consumidor (promedio ≥ umbral) cuyo consumo se aparta del promedio "
             "más que el factor VIP, hacia arriba o hacia abajo."
         ),
-        "Alto/baixo consumo (grandes consumidores)",
     ),
     Flag(
         "catch_up",
@@ -278,7 +272,6 @@ _FLAG_LIST = [
             "La lectura anterior es de antes de periodos facturados sin lectura: a la "
             "diferencia se le resta lo ya facturado por promedio en esos periodos."
         ),
-        "Consumo a compensar",
     ),
     Flag(
         "no_history",
