@@ -160,9 +160,7 @@ def reading_progress(period: str, *, cycle: str = "", today: date | None = None)
     """Progress of ``period``: a summary per cycle with a calendar row, and per route of
     ``cycle`` (the first cycle whose window is open today when empty)."""
     today = today or timezone.localdate()
-    calendars = {
-        c.cycle_id: c for c in ReadingCalendar.objects.filter(period=period).select_related("cycle")
-    }
+    calendars = {c.cycle_id: c for c in ReadingCalendar.objects.filter(period=period)}
     cycles = list(Cycle.objects.filter(pk__in=calendars).order_by("code"))
     if not cycle and cycles:
         open_now = [
@@ -172,29 +170,33 @@ def reading_progress(period: str, *, cycle: str = "", today: date | None = None)
     progress = Progress(period=period, cycle=cycle)
     if not cycles:
         return progress
-    routes = list(
-        Route.objects.filter(cycle_id__in=calendars).select_related("cycle").order_by("code")
-    )
+    code_of = {c.pk: c.code for c in cycles}
+    route_cycle = {
+        route_id: code_of[cycle_id]
+        for route_id, cycle_id in Route.objects.filter(cycle_id__in=calendars).values_list(
+            "id", "cycle_id"
+        )
+    }
     totals = route_totals(period)
     by_cycle = {
         c.code: CycleProgress(code=c.code, name=c.name, calendar=calendars[c.pk]) for c in cycles
     }
-    shown = [r for r in routes if r.cycle.code == cycle]
     rows = {
-        r.pk: RouteProgress(
-            route_id=r.pk,
-            code=r.code,
-            name=r.name,
-            cycle=r.cycle.code,
-            total=totals.get(r.pk, 0),
+        r["id"]: RouteProgress(
+            route_id=r["id"],
+            code=r["code"],
+            name=r["name"],
+            cycle=cycle,
+            total=totals.get(r["id"], 0),
         )
-        for r in shown
+        for r in Route.objects.filter(cycle__code=cycle, cycle_id__in=calendars)
+        .order_by("code")
+        .values("id", "code", "name")
     }
-    route_cycle = {r.pk: r.cycle.code for r in routes}
-    for r in routes:
-        cp = by_cycle[r.cycle.code]
+    for route_id, code in route_cycle.items():
+        cp = by_cycle[code]
         cp.routes += 1
-        cp.total += totals.get(r.pk, 0)
+        cp.total += totals.get(route_id, 0)
     for route_id, counts in cycle_counts(period).items():
         code = route_cycle.get(route_id)
         if code is not None:

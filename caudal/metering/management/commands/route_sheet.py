@@ -14,7 +14,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from caudal.cadastre.models import Route, UtilitySettings
-from caudal.kernel.periods import Period
+from caudal.kernel.errors import DomainError
+from caudal.metering.calendar_actions import parse_period
 from caudal.metering.sheets import route_sheet, sheet_csv, sheet_json, sheet_pdf
 
 
@@ -29,8 +30,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
-            period = Period.parse(opts["period"])
-        except ValueError as exc:
+            period = parse_period(opts["period"])
+        except DomainError as exc:
             raise CommandError(str(exc)) from exc
         route = Route.objects.select_related("cycle").filter(code=opts["route"]).first()
         if route is None:
