@@ -30,8 +30,10 @@ BENCH_MODULES = [
     "caudal.bench.import_benches",
     "caudal.bench.demo_benches",
     "caudal.bench.tariff_benches",
+    "caudal.bench.billing_benches",
     "caudal.bench.bill_benches",
     "caudal.bench.critique_benches",
+    "caudal.bench.reading_benches",
 ]
 
 
