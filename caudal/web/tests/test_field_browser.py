@@ -188,6 +188,10 @@ def test_read_online_then_offline_then_sync(phone, field_data):  # type: ignore[
     page.locator("#acc-number").wait_for()
     page.wait_for_timeout(500)
     assert len(current_readings()) == 2
+    # the route was reopened from the address: Back shows the routes, staying on the page
+    page.click("#back")
+    page.locator("button.route[data-route='R01']").wait_for()
+    assert page.url.endswith("/lecturas/campo/")
 
 
 def test_progress_page_refreshes_itself_and_calendar(browser, live_server, field_data):  # type: ignore[no-untyped-def]

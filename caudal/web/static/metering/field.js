@@ -90,6 +90,7 @@
     fix: null,
     watch: null,
     sessionLost: false,
+    pushed: false, // the route view was opened from the list (Back returns to it)
   };
 
   const localKey = (period, route, account) => `${period}|${route}|${account}`;
@@ -405,6 +406,7 @@
     renderList();
     renderAccount();
     const hash = `#${route.period}/${route.route}`;
+    state.pushed = !replace;
     if (replace) history.replaceState({ route: key }, "", hash);
     else history.pushState({ route: key }, "", hash);
   }
@@ -696,9 +698,19 @@
       state.index = Math.min(state.route.accounts.length - 1, state.index + 1);
       renderAccount();
     });
-    $("back").addEventListener("click", () => history.back());
+    $("back").addEventListener("click", () => {
+      if (state.pushed) {
+        history.back();
+      } else {
+        history.replaceState(null, "", location.pathname);
+        showView("routes");
+      }
+    });
     window.addEventListener("popstate", () => {
-      if (!location.hash) showView("routes");
+      if (!location.hash) {
+        state.pushed = false;
+        showView("routes");
+      }
     });
     $("toggle-list").addEventListener("click", () => {
       const list = $("account-list");
