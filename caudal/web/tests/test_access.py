@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from caudal.audit.models import Run
 from caudal.audit.roles import ROLES
 from caudal.bench.bill_benches import make_sample_bills
 from caudal.cadastre.testing import make_route
@@ -61,6 +62,9 @@ PAGES: dict[str, tuple[str, set[str], int]] = {
     "critique": ("/lecturas/critica/", CRITICS, 403),
     "critique-vip": ("/lecturas/critica/?vista=vip&periodo=2026-07", CRITICS, 403),
     "critique-sample": ("/lecturas/critica/?vista=muestra&anomalia=not_read", CRITICS, 403),
+    "billing-runs": ("/facturacion/", OFFICE, 403),  # billing.view_bills
+    "billing-run": ("/facturacion/{billing_run}/", OFFICE, 403),
+    "billing-run-progress": ("/facturacion/{billing_run}/?parte=avance", OFFICE, 403),
 }
 
 # Admin pages that a signed-in admin user without that model permission gets 403 on.
@@ -94,6 +98,9 @@ def targets(account):
         "zone": Zone.objects.get().pk,
         "tariff": make_tariff().pk,
         "bill": make_sample_bills([account], period="2026-10", country="PE", history=0)[0].number,
+        "billing_run": Run.objects.create(
+            kind="billing", parameters={"period": "2026-10", "cycle": None, "simulate": True}
+        ).pk,
     }
 
 
