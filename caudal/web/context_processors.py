@@ -40,6 +40,13 @@ def _can(request: HttpRequest) -> dict[str, bool]:
         "export": user.has_perm(p.EXPORT_STATEMENT),
         "audit_trail": user.has_perm(p.AUDIT_TRAIL),
         "admin": user.is_active and (user.is_staff or user.has_perm(p.ADMIN)),
+        "reading_progress": user.has_perm("metering.supervise_reading"),
+        "critique": user.has_perm("metering.critique_readings"),
+        "calendar": user.has_perm("metering.supervise_reading")
+        or user.has_perm("metering.manage_calendar"),
+        "field": user.has_perm("metering.read_meters"),
+        "billing": user.has_perm("billing.run_billing"),
+        "tariffs": user.has_perm("tariffs.view_tariffversion"),
     }
 
 
