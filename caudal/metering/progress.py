@@ -198,9 +198,9 @@ def reading_progress(period: str, *, cycle: str = "", today: date | None = None)
         cp.routes += 1
         cp.total += totals.get(route_id, 0)
     for route_id, counts in cycle_counts(period).items():
-        code = route_cycle.get(route_id)
-        if code is not None:
-            cp = by_cycle[code]
+        owner = route_cycle.get(route_id)
+        if owner is not None:
+            cp = by_cycle[owner]
             cp.visited += counts[0]
             cp.observed += counts[1]
             cp.rereads += counts[2]
