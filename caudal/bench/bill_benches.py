@@ -474,3 +474,37 @@ def bench_bill_pdf(size: int, workdir: Path) -> dict[str, Any]:
         "setup_seconds": round(setup, 1),
         "process": "one process, one core; *_per_cpu_s divide by the process's CPU time",
     }
+
+
+# --------------------------------------------------------------------------- doc images
+
+
+def write_sample_images(folder: Path, *, dpi: int = 110) -> list[Path]:
+    """Render the documentation images ``bill-pe.png``, ``bill-pe-red.png`` and
+    ``bill-co.png`` into ``folder`` from sample bills written in a transaction that is
+    rolled back (the database is left as it was)::
+
+        caudal shell -c "from pathlib import Path; from caudal.bench.bill_benches import \\
+            write_sample_images; write_sample_images(Path('docs/img'))"
+    """
+    import pypdfium2 as pdfium
+    from django.db import transaction
+
+    from caudal.billing.document import render_bill
+
+    written = []
+    with transaction.atomic():
+        for country, name, red in (("PE", "bill-pe", False), ("PE", "bill-pe-red", True),
+                                   ("CO", "bill-co", False)):  # fmt: skip
+            sample_utility(country)
+            accounts = make_sample_accounts(1, stratum=2 if country == "CO" else None, seed=3)
+            (bill,) = make_sample_bills(
+                accounts, period="2026-10", country=country, red={0} if red else set(), seed=5
+            )
+            doc = pdfium.PdfDocument(render_bill(bill))
+            path = folder / f"{name}.png"
+            doc[0].render(scale=dpi / 72).to_pil().convert("RGB").save(path, optimize=True)
+            doc.close()
+            written.append(path)
+        transaction.set_rollback(True)
+    return written
