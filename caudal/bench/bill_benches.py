@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import resource
 import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -472,6 +473,7 @@ def bench_bill_pdf(size: int, workdir: Path) -> dict[str, Any]:
         "single_bills_per_cpu_s": round(len(single) / single_cpu, 1),
         "single_kb_per_bill": round(single_bytes / len(single) / 1000, 1),
         "setup_seconds": round(setup, 1),
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
         "process": "one process, one core; *_per_cpu_s divide by the process's CPU time",
     }
 
