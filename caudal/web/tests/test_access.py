@@ -13,6 +13,7 @@ from caudal.audit.models import Run
 from caudal.audit.roles import ROLES
 from caudal.bench.bill_benches import make_sample_bills
 from caudal.cadastre.testing import make_route
+from caudal.metering.tests.field_fixtures import open_calendar
 from caudal.tariffs.testing import make_tariff
 
 pytestmark = pytest.mark.django_db
@@ -24,6 +25,7 @@ CONFIG_EDIT = {"manager", "superuser"}
 TARIFF_MANAGERS = {"manager", "billing_analyst", "superuser"}  # tariffs.manage_tariffs
 READERS = {"field_worker", "superuser"}  # metering.read_meters
 READING_SUPERVISORS = {"manager", "billing_analyst", "field_supervisor", "auditor", "superuser"}
+CALENDAR_MANAGERS = {"manager", "billing_analyst", "superuser"}  # metering.manage_calendar
 PRINTERS = {"manager", "billing_analyst", "field_supervisor", "superuser"}  # billing.print_bills
 CRITICS = {"manager", "billing_analyst", "superuser"}  # metering.critique_readings
 
@@ -52,9 +54,16 @@ PAGES: dict[str, tuple[str, set[str], int]] = {
     "tariff-import": ("/tarifas/importar/", TARIFF_MANAGERS, 403),
     "field-home": ("/lecturas/campo/", READERS, 403),
     "field-routes": ("/lecturas/campo/rutas.json", READERS, 403),
+    "field-route": ("/lecturas/campo/rutas/{reading_period}/R01.json", READERS, 403),
     "reading-progress": ("/lecturas/avance/", READING_SUPERVISORS, 403),
     "reading-calendar": ("/lecturas/calendario/", READING_SUPERVISORS, 403),
-    "route-sheet-csv": ("/lecturas/hojas/2026-11/R01.csv", READING_SUPERVISORS, 403),
+    "reading-calendar-row": ("/lecturas/calendario/{calendar_row}/", READING_SUPERVISORS, 403),
+    "reading-calendar-edit": (
+        "/lecturas/calendario/{calendar_row}/editar/",
+        CALENDAR_MANAGERS,
+        403,
+    ),
+    "route-sheet": ("/lecturas/hojas/2026-11/R01.csv", READING_SUPERVISORS, 403),
     "route-sheet-json": ("/lecturas/hojas/2026-11/R01.json", READING_SUPERVISORS, 403),
     "bill-detail": ("/facturas/{bill}/", OFFICE, 403),
     "bill-pdf": ("/facturas/{bill}.pdf", OFFICE, 403),
@@ -91,7 +100,7 @@ def expected(page: str, role: str | None) -> int:
 def targets(account):
     from caudal.cadastre.models import Zone
 
-    make_route()
+    reading_calendar = open_calendar(make_route().cycle)
     return {
         "number": account.number,
         "username": "someone",
@@ -101,6 +110,8 @@ def targets(account):
         "billing_run": Run.objects.create(
             kind="billing", parameters={"period": "2026-10", "cycle": None, "simulate": True}
         ).pk,
+        "reading_period": reading_calendar.period,
+        "calendar_row": reading_calendar.pk,
     }
 
 
@@ -122,6 +133,14 @@ def test_role_matrix(page, role, targets, login, make_user):
 NOT_IN_MATRIX: set[str] = {
     "billing-run-start",  # POST, billing.run_billing: test_billing_run.py
     "billing-run-resume",  # POST, billing.run_billing: test_billing_run.py
+    "field-sw",  # the service worker script: public (no session), test_field.py
+    "field-manifest",  # the web app manifest: public (no session), test_field.py
+    "field-sync",  # POST, metering.read_meters: test_field.py
+    "route-assign",  # POST, metering.assign_routes: test_field.py
+    "reading-photo",  # needs a stored photo, metering.supervise_reading: test_field.py
+    "reading-calendar-generate",  # POST, metering.manage_calendar: test_field.py
+    "holiday-add",  # POST, metering.manage_calendar: test_field.py
+    "holiday-delete",  # POST, metering.manage_calendar: test_field.py
 }
 
 
