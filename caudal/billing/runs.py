@@ -34,8 +34,11 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any
 
+import numpy as np
 import polars as pl
 from django.conf import settings
 from django.db import connection, transaction
@@ -559,32 +562,24 @@ LINE_FIELDS = ("account_id", "line_no", "concept", "amount", "description", "due
 
 
 def _expand_lines(plan: Plan, bills: Columns) -> Columns:
-    """The ledger lines of ``bills``, in bill order then line order, from their combos."""
-    account: list[int] = []
-    number: list[int] = []
-    concept: list[str] = []
-    amount: list[int] = []
-    text: list[str] = []
-    due: list[str] = []
+    """The ledger lines of ``bills``, in bill order then line order, from their combos
+    (loops in C: ``map``, ``chain``, ``numpy.repeat``)."""
     empty: tuple[list[int], list[str], list[int], list[str]] = ([], [], [], [])
-    for account_id, combo, due_text in zip(
-        bills["account_id"], bills["combo"], bills["due_text"], strict=True
-    ):
-        nos, concepts, amounts, texts = plan.combo_lines.get(combo, empty)
-        k = len(nos)
-        if k:
-            account.extend([account_id] * k)
-            number.extend(nos)
-            concept.extend(concepts)
-            amount.extend(amounts)
-            text.extend(texts)
-            due.extend([due_text] * k)
+    parts = list(map(plan.combo_lines.get, bills["combo"], repeat(empty)))
+    numbers = list(map(itemgetter(0), parts))
+    sizes = list(map(len, numbers))
+    dues = bills["due_text"]
+    total = sum(sizes)
+    if len(set(dues)) == 1:
+        due = [dues[0]] * total
+    else:
+        due = np.repeat(np.array(dues, dtype=object), sizes).tolist()
     return {
-        "account_id": account,
-        "line_no": number,
-        "concept": concept,
-        "amount": amount,
-        "description": text,
+        "account_id": np.repeat(np.asarray(bills["account_id"], dtype=np.int64), sizes).tolist(),
+        "line_no": list(chain.from_iterable(numbers)),
+        "concept": list(chain.from_iterable(map(itemgetter(1), parts))),
+        "amount": list(chain.from_iterable(map(itemgetter(2), parts))),
+        "description": list(chain.from_iterable(map(itemgetter(3), parts))),
         "due_text": due,
     }
 
@@ -1139,24 +1134,31 @@ def _run_chunk(
     with transaction.atomic(), connection.cursor() as cursor:
         if not ctx.simulate:
             # Another process may have finished this chunk meanwhile.
-            current = (
-                RunChunk.objects.select_for_update()
-                .filter(pk=chunk.pk)
-                .values_list("status", flat=True)
-                .first()
-            )
-            if current == RunStatus.DONE:
+            lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
+            cursor.execute(f"SELECT status FROM audit_runchunk WHERE id = %s{lock}", [chunk.pk])
+            found = cursor.fetchone()
+            if found and found[0] == RunStatus.DONE:
                 return None
         result = _process_chunk(ctx, route_id, cursor)
-        RunChunk.objects.filter(pk=chunk.pk).update(
-            status=status,
-            counts=result["counts"],
-            errors=result["errors"],
-            started_at=chunk_started,
-            finished_at=timezone.now(),
-        )
         counts: dict[str, Any] = result["counts"]
-        _progress_counts(ctx.run, counts)
+        json_mark = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
+        cursor.execute(
+            f"UPDATE audit_runchunk SET status = %s, counts = {json_mark}, "
+            f"errors = {json_mark}, started_at = %s, finished_at = %s WHERE id = %s",
+            [
+                status,
+                json.dumps(counts, ensure_ascii=False),
+                json.dumps(result["errors"], ensure_ascii=False),
+                db_datetime(chunk_started),
+                db_datetime(timezone.now()),
+                chunk.pk,
+            ],
+        )
+        progress = _progress_counts(ctx.run, counts)
+        cursor.execute(
+            f"UPDATE audit_run SET counts = {json_mark} WHERE id = %s",
+            [json.dumps(progress, ensure_ascii=False), ctx.run.pk],
+        )
         ctx.lap("chunk_rows")
     ctx.lap("commit")
     return counts
@@ -1165,7 +1167,7 @@ def _run_chunk(
 PROGRESS_KEYS = ("billed", "held", "rejected", "amount", "already_billed")
 
 
-def _progress_counts(run: Run, chunk_counts: dict[str, Any]) -> None:
+def _progress_counts(run: Run, chunk_counts: dict[str, Any]) -> dict[str, Any]:
     """The run's counts while it works: chunks done and running totals (for the web)."""
     progress = dict(run.counts) if isinstance(run.counts, dict) else {}
     progress["phase"] = "chunks"
@@ -1173,7 +1175,7 @@ def _progress_counts(run: Run, chunk_counts: dict[str, Any]) -> None:
     for key in PROGRESS_KEYS:
         progress[key] = progress.get(key, 0) + int(chunk_counts.get(key, 0))
     run.counts = progress
-    Run.objects.filter(pk=run.pk).update(counts=progress)
+    return progress
 
 
 def _set_counts(run: Run, counts: dict[str, Any]) -> None:

@@ -403,28 +403,27 @@ def insert_columns(cursor: Any, table: str, columns: Mapping[str, Sequence[Any]]
 def write_settlement(
     cursor: Any, settlement: Settlement, *, skip: Iterable[int] = (), created_at: Any
 ) -> None:
-    """Insert the clearings and update the open amounts of the items not in ``skip``."""
+    """Insert the clearings and update the open amounts of the items not in ``skip`` (the
+    new items, inserted with their final open amount)."""
     if settlement.clearings:
-        bulk_insert(
+        rows = settlement.clearings
+        insert_columns(
             cursor,
             CLEARING,
-            pl.DataFrame(
-                settlement.clearings,
-                schema={
-                    "account_id": pl.Int64,
-                    "debit_item_id": pl.Int64,
-                    "credit_item_id": pl.Int64,
-                    "amount": pl.Int64,
-                    "cleared_on": pl.Date,
-                    "document_id": pl.Int64,
-                },
-                orient="row",
-            ).with_columns(
-                pl.col("cleared_on").cast(pl.String),
-                pl.lit(created_at).alias("created_at"),
-            ),
+            {
+                "account_id": [r[0] for r in rows],
+                "debit_item_id": [r[1] for r in rows],
+                "credit_item_id": [r[2] for r in rows],
+                "amount": [r[3] for r in rows],
+                "cleared_on": [r[4].isoformat() for r in rows],
+                "document_id": [r[5] for r in rows],
+                "resets_id": [None] * len(rows),
+                "created_at": [created_at] * len(rows),
+            },
         )
-    skipped = set(skip)
+    if not settlement.open_amounts:
+        return
+    skipped = skip if isinstance(skip, range) else set(skip)
     updates = [
         (amount, cleared.isoformat() if cleared else None, item_id)
         for item_id, (amount, cleared) in sorted(settlement.open_amounts.items())
