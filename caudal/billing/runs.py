@@ -254,6 +254,7 @@ def prepare(
     cals = queries.calendars(period, cycle_ids)
     first_day = Period.parse(period).start
     with connection.cursor() as cursor:
+        queries.refresh_statistics(cursor)
         accounts = queries.load_accounts(cursor, period, None if all_cycles else cycle_ids)
         seconds["load"] = time.perf_counter() - t0
         billed = queries.billed_accounts(cursor, period)
