@@ -719,7 +719,11 @@ def _process_chunk(ctx: Context, route_id: int, cursor: Any) -> dict[str, Any]:
     dates = set(bills["billing_date"])
     if len(dates) > 1:  # accounts of one route in cycles with different billing dates
         for day in sorted(dates):
-            accounts = {a for a, d in zip(ids, bills["billing_date"], strict=True) if d == day}
+            accounts = {
+                a
+                for a, d in zip(bills["account_id"], bills["billing_date"], strict=True)
+                if d == day
+            }
             _write_batch(
                 ctx,
                 cursor,
@@ -960,7 +964,7 @@ def _ensure_chunks(run: Run, plan: Plan) -> dict[str, RunChunk]:
         if code not in existing
     ]
     if missing:
-        RunChunk.objects.bulk_create(missing, batch_size=2000)
+        RunChunk.objects.bulk_create(missing, batch_size=2000, ignore_conflicts=True)
         existing = {c.key: c for c in RunChunk.objects.filter(run=run)}
     return existing
 

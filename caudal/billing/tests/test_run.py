@@ -351,3 +351,22 @@ def test_deferred_balance_trigger_accepts_the_bulk_documents(utility):
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     assert Document.objects.filter(kind="bill").exists()
+
+
+def test_route_with_accounts_of_two_cycles_posts_each_on_its_billing_date(utility):
+    """An account whose cycle differs from its route's: its bill takes its own cycle's
+    dates; the route's chunk posts one batch per billing date."""
+    from caudal.cadastre.models import Account
+
+    other = utility.cycles[1]
+    cal = ReadingCalendar.objects.get(cycle=other, period=utility.period)
+    cal.billing_date += timedelta(days=2)
+    cal.save()
+    moved = int(utility.accounts["id"][0])  # route B00001 belongs to the first cycle
+    Account.objects.filter(pk=moved).update(cycle=other)
+    runs.run_billing(utility.period, actor="test")
+    bill = Bill.objects.get(account_id=moved)
+    assert bill.issue_date == cal.billing_date
+    neighbour = Bill.objects.filter(route=bill.route).exclude(account_id=moved).first()
+    assert neighbour is not None and neighbour.issue_date != cal.billing_date
+    assert invariants.check_all() == []
