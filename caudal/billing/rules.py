@@ -24,7 +24,7 @@ these on data they loaded; nothing here touches the database):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypedDict
@@ -80,17 +80,17 @@ def is_valid_reference(reference: str) -> bool:
     return gs1_check_digit(ref[:-1]) == int(ref[-1])
 
 
-def numbers_and_references(period: str, first: int, count: int) -> tuple[list[str], list[str]]:
-    """:func:`bill_number` and :func:`payment_reference` of ``count`` consecutive bill ids
-    from ``first``, vectorised (NumPy): the billing run numbers a route at a time."""
+def numbers_and_references(period: str, ids: Sequence[int]) -> tuple[list[str], list[str]]:
+    """:func:`bill_number` and :func:`payment_reference` of many bill ids, vectorised
+    (NumPy): the billing run numbers a route at a time."""
     year, month = period.split("-")
-    if count <= 0:
+    if not len(ids):
         return [], []
-    if first <= 0 or first + count > 10**SEQUENCE_DIGITS:
-        raise ValueError(f"bill sequence out of range: {first}..{first + count - 1}")
-    prefix = (int(year) * 100 + int(month)) * 10**SEQUENCE_DIGITS
-    value = np.arange(first, first + count, dtype=np.int64) + prefix
-    total = np.zeros(count, dtype=np.int64)
+    sequence = np.asarray(ids, dtype=np.int64)
+    if int(sequence.min()) <= 0 or int(sequence.max()) >= 10**SEQUENCE_DIGITS:
+        raise ValueError("bill sequence out of range")
+    value = sequence + (int(year) * 100 + int(month)) * 10**SEQUENCE_DIGITS
+    total = np.zeros(len(sequence), dtype=np.int64)
     rest = value.copy()
     for pos in range(6 + SEQUENCE_DIGITS):
         total += (rest % 10) * (3 if pos % 2 == 0 else 1)

@@ -707,7 +707,6 @@ def _process_chunk(ctx: Context, route_id: int, cursor: Any) -> dict[str, Any]:
     counts["accounts"] += len(ids)
     if not ctx.simulate:
         bulk.lock_accounts(cursor, ids)
-        bulk.lock_for_posting(cursor, extra_tables=(BILL_TABLE,))
     aggregates = None
     meanwhile = queries.billed_accounts(cursor, plan.period, ids)
     ctx.lap("lock")
@@ -765,16 +764,12 @@ def _write_batch(
     doc_accounts = [a for a, k in zip(ids, n_lines, strict=True) if k]
     nd = len(doc_accounts)
     dry = ctx.simulate
-    doc_start = bulk.reserve(cursor, bulk.DOCUMENT, nd, dry_run=dry)
-    line_start = bulk.reserve(cursor, bulk.LINE, nl, dry_run=dry)
-    item_start = bulk.reserve(cursor, bulk.ITEM, nl, dry_run=dry)
-    bill_start = bulk.reserve(cursor, BILL_TABLE, n, dry_run=dry)
+    doc_ids = bulk.reserve_many(cursor, bulk.DOCUMENT, nd, dry_run=dry)
+    line_ids = bulk.reserve_many(cursor, bulk.LINE, nl, dry_run=dry)
+    item_ids = bulk.reserve_many(cursor, bulk.ITEM, nl, dry_run=dry)
+    bill_ids = bulk.reserve_many(cursor, BILL_TABLE, n, dry_run=dry)
     ctx.lap("reserve")
-    doc_of: dict[int, int | None] = dict(
-        zip(doc_accounts, range(doc_start, doc_start + nd), strict=True)
-    )
-    line_ids = list(range(line_start, line_start + nl))
-    item_ids = list(range(item_start, item_start + nl))
+    doc_of: dict[int, int | None] = dict(zip(doc_accounts, doc_ids, strict=True))
     line_doc = [doc_of[a] for a in lines["account_id"]]
     open_amount = list(lines["amount"])
     cleared_on: list[str | None] = [None] * nl
@@ -800,9 +795,10 @@ def _write_batch(
                     )
                 )
         settlement = bulk.settle(book, fresh, on=billing_date, document_of=doc_of)
+        position = {item_id: pos for pos, item_id in enumerate(item_ids)}
         for item_id, (left, cleared) in settlement.open_amounts.items():
-            pos = item_id - item_start
-            if 0 <= pos < nl:
+            pos = position.get(item_id, -1)
+            if pos >= 0:
                 open_amount[pos] = left
                 cleared_on[pos] = cleared.isoformat() if cleared else None
         applied = settlement.applied
@@ -812,7 +808,7 @@ def _write_batch(
                 book, settlement, account_id, before=overdue_before, kinds=kinds
             )
     ctx.lap("credits")
-    numbers, references = rules.numbers_and_references(plan.period, bill_start, n)
+    numbers, references = rules.numbers_and_references(plan.period, bill_ids)
     previous_debt: list[int] = []
     credit_applied: list[int] = []
     total_due: list[int] = []
@@ -847,7 +843,7 @@ def _write_batch(
             cursor,
             bulk.DOCUMENT,
             {
-                "id": list(range(doc_start, doc_start + nd)),
+                "id": list(doc_ids),
                 "account_id": doc_accounts,
                 "kind": ["bill"] * nd,
                 "reference": [number_of[a] for a in doc_accounts],
@@ -865,7 +861,7 @@ def _write_batch(
             cursor,
             bulk.LINE,
             {
-                "id": line_ids,
+                "id": list(line_ids),
                 "document_id": line_doc,
                 "line_no": lines["line_no"],
                 "concept": lines["concept"],
@@ -878,10 +874,10 @@ def _write_batch(
             cursor,
             bulk.ITEM,
             {
-                "id": item_ids,
+                "id": list(item_ids),
                 "account_id": lines["account_id"],
                 "document_id": line_doc,
-                "line_id": line_ids,
+                "line_id": list(line_ids),
                 "concept": lines["concept"],
                 "side": [ledger_rules.DEBIT] * nl,
                 "issue_date": [issue] * nl,
@@ -894,15 +890,13 @@ def _write_batch(
             },
         )
         ctx.lap("insert_items")
-        bulk.write_settlement(
-            cursor, settlement, skip=range(item_start, item_start + nl), created_at=ctx.now
-        )
+        bulk.write_settlement(cursor, settlement, skip=item_ids, created_at=ctx.now)
         ctx.lap("settlement")
         bulk.insert_columns(
             cursor,
             BILL_TABLE,
             {
-                "id": list(range(bill_start, bill_start + n)),
+                "id": list(bill_ids),
                 "account_id": ids,
                 "period": [plan.period] * n,
                 "version": [1] * n,

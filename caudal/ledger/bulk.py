@@ -4,9 +4,9 @@ The per-account actions of ``actions.py`` cost about ten queries each; a billing
 millions of documents. This module posts a whole batch (a route of bills) with the same
 rules and without ORM objects:
 
-- ids are numbered in advance (:func:`reserve`) under the write lock the caller holds (the
-  IMMEDIATE transaction on SQLite, :func:`lock_for_posting` on PostgreSQL), so lines, open
-  items and clearings can point at documents and items before they are written;
+- ids are numbered in advance (:func:`reserve_many`: from ``MAX(id)`` under SQLite's
+  write lock, from the tables' sequences on PostgreSQL), so lines, open items and
+  clearings can point at documents and items before they are written;
 - every line becomes one open item, side ``D`` for a positive amount and ``C`` for a
   negative one, ``issue_date`` = the document's posting date, and the document's amount is
   the sum of its lines, computed here (a document always balances);
@@ -59,16 +59,19 @@ LINE_COLUMNS = ("key", "line_no", "concept", "amount", "description", "due_date"
 
 def lock_for_posting(cursor: Any, extra_tables: Sequence[str] = ()) -> None:
     """PostgreSQL: ``LOCK TABLE`` the ledger tables (and ``extra_tables``) in SHARE ROW
-    EXCLUSIVE mode until commit, so :func:`reserve` can number rows and open items read
-    afterwards cannot change under us. Take the account row locks (``lock_accounts``)
-    first, as every ledger action does, so that no deadlock can form. SQLite: nothing to
-    do, the IMMEDIATE transaction already holds the database's write lock."""
+    EXCLUSIVE mode until commit, for a writer that numbers rows from ``MAX(id)``
+    (:func:`reserve` with ``contiguous=True``). Take the account row locks
+    (:func:`lock_accounts`) first, as every ledger action does, so that no deadlock can
+    form. SQLite: nothing to do, the IMMEDIATE transaction already holds the database's
+    write lock. The billing run does not need it: it locks its accounts and numbers rows
+    from the tables' sequences."""
     lock_tables(cursor, [*POSTING_TABLES, CLEARING, *extra_tables])
 
 
 def lock_accounts(cursor: Any, account_ids: Sequence[int]) -> None:
     """PostgreSQL: lock the cadastre account rows, in id order (the first lock of every
-    ledger writer). SQLite: nothing (``select_for_update`` is a no-op there too)."""
+    ledger writer), so that no ledger action changes their open items until commit.
+    SQLite: nothing (``select_for_update`` is a no-op there too)."""
     if is_postgresql() and account_ids:
         cursor.execute(
             "SELECT id FROM cadastre_account WHERE "
@@ -80,9 +83,33 @@ def lock_accounts(cursor: Any, account_ids: Sequence[int]) -> None:
 
 
 def reserve(cursor: Any, table: str, count: int, *, dry_run: bool = False) -> int:
-    """First of ``count`` consecutive new ids of ``table`` (under the caller's write lock).
+    """First of ``count`` consecutive new ids of ``table``, under the caller's write lock
+    (SQLite's IMMEDIATE transaction, or :func:`lock_for_posting` on PostgreSQL).
     ``dry_run``: the ids a write would get, reserving nothing (a simulation)."""
     return reserve_ids(cursor, table, count, dry_run=dry_run)
+
+
+_SEQUENCES: dict[str, str] = {}
+
+
+def reserve_many(cursor: Any, table: str, count: int, *, dry_run: bool = False) -> Sequence[int]:
+    """``count`` new ids of ``table``, increasing, for rows inserted in this transaction.
+
+    SQLite: a range from ``MAX(id) + 1`` (the IMMEDIATE transaction holds the write lock).
+    PostgreSQL: values drawn from the table's identity sequence, which needs no table lock
+    (concurrent writers keep inserting; the ids may have gaps). ``dry_run``: the ids a
+    write would get, drawing nothing."""
+    if count <= 0:
+        return range(0)
+    if not is_postgresql() or dry_run:
+        start = reserve_ids(cursor, table, count, dry_run=dry_run)
+        return range(start, start + count)
+    seq = _SEQUENCES.get(table)
+    if seq is None:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+        seq = _SEQUENCES[table] = cursor.fetchone()[0]
+    cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [seq, count])
+    return sorted(row[0] for row in cursor.fetchall())
 
 
 # --- open items of the accounts of a batch ---------------------------------------------
@@ -216,18 +243,18 @@ def number(
 ) -> Posted:
     """Reserve ids for the documents (in ``docs`` order) and their lines (by key, line_no)
     and the lines' open items. Nothing is written yet (nor reserved, with ``dry_run``)."""
-    doc_start = reserve(cursor, DOCUMENT, docs.height, dry_run=dry_run)
-    line_start = reserve(cursor, LINE, lines.height, dry_run=dry_run)
-    item_start = reserve(cursor, ITEM, lines.height, dry_run=dry_run)
+    doc_ids = reserve_many(cursor, DOCUMENT, docs.height, dry_run=dry_run)
+    line_ids = reserve_many(cursor, LINE, lines.height, dry_run=dry_run)
+    item_ids = reserve_many(cursor, ITEM, lines.height, dry_run=dry_run)
     documents = docs.select("key", "account_id").with_columns(
-        (pl.int_range(pl.len(), dtype=pl.Int64) + doc_start).alias("document_id")
+        pl.Series("document_id", list(doc_ids), dtype=pl.Int64)
     )
     numbered = (
         lines.join(documents, on="key", how="inner")
         .sort(["document_id", "line_no"])
         .with_columns(
-            (pl.int_range(pl.len(), dtype=pl.Int64) + line_start).alias("line_id"),
-            (pl.int_range(pl.len(), dtype=pl.Int64) + item_start).alias("item_id"),
+            pl.Series("line_id", list(line_ids), dtype=pl.Int64),
+            pl.Series("item_id", list(item_ids), dtype=pl.Int64),
             pl.when(pl.col("amount") > 0)
             .then(pl.lit(rules.DEBIT))
             .otherwise(pl.lit(rules.CREDIT))
@@ -423,7 +450,7 @@ def write_settlement(
         )
     if not settlement.open_amounts:
         return
-    skipped = skip if isinstance(skip, range) else set(skip)
+    skipped = skip if isinstance(skip, (range, set, frozenset)) else set(skip)
     updates = [
         (amount, cleared.isoformat() if cleared else None, item_id)
         for item_id, (amount, cleared) in sorted(settlement.open_amounts.items())

@@ -69,6 +69,7 @@ def test_rebill_with_a_corrected_consumption(billed):
     assert open_debt == new.amount == new.total_due
     assert invariants.check_all() == []
     event = AuditEvent.objects.get(action="billing.rebill")
+    assert event.after is not None and event.before is not None
     assert event.after["bill"] == new.pk and event.before["bill"] == old.pk
     assert event.reason == "Lectura mal digitada"
 
