@@ -47,10 +47,11 @@ VIEW_RECORDS = (
 OVERSIGHT = frozenset({"audit.view_audit_trail", "web.access_admin"})
 # Bills on the 360 page and tariff versions: every office role can see them.
 BILLS = frozenset({"billing.view_bills", "tariffs.view_tariffversion"})
-READING_SUPERVISION = frozenset({"metering.supervise_reading"})
+READING_SUPERVISION = frozenset({"metering.supervise_reading", "metering.assign_routes"})
 BILLING_WORK = frozenset(
     {
         "metering.supervise_reading",
+        "metering.assign_routes",
         "metering.critique_readings",
         "metering.manage_calendar",
         "billing.run_billing",
@@ -85,7 +86,7 @@ ROLES: dict[str, Role] = {
         | OVERSIGHT
         | VIEW_RECORDS
         | BILLS
-        | READING_SUPERVISION
+        | {"metering.supervise_reading"}
         | _perms("cadastre", ["view"], CONFIG_MODELS),
     ),
 }

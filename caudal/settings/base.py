@@ -10,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("CAUDAL_VAR_DIR", BASE_DIR / "var"))
+# Uploaded files (readers' photos); served only through views that check permissions.
+MEDIA_ROOT = Path(os.environ.get("CAUDAL_MEDIA_ROOT", VAR_DIR / "media"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 

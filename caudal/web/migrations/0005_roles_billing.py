@@ -12,7 +12,7 @@ def apply_roles(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("web", "0004_search_index_batches"),
-        ("metering", "0001_initial"),
+        ("metering", "0002_field_capture"),
         ("tariffs", "0001_initial"),
         ("billing", "0001_initial"),
     ]
