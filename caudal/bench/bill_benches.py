@@ -250,7 +250,7 @@ def make_sample_accounts(
     customers = Customer.objects.bulk_create(
         Customer(
             doc_type=DocumentType.DNI,
-            doc_number=f"{base + i:08d}"[-8:] + str(i % 10),
+            doc_number=f"9{base + i:011d}",
             name=f"{rng.choice(FIRST_NAMES)} {rng.choice(FIRST_NAMES)} "
             f"{rng.choice(LAST_NAMES)} {rng.choice(LAST_NAMES)}",
         )
@@ -259,7 +259,7 @@ def make_sample_accounts(
     start_seq = Property.objects.filter(route=route).count()
     properties = Property.objects.bulk_create(
         Property(
-            cadastral_code=f"CAT-{base + i}",
+            cadastral_code=f"PRED-{base + i}",
             address=f"{rng.choice(STREETS)} {rng.randint(100, 2999)}",
             municipality=zone.municipality,
             zone=zone,
