@@ -18,6 +18,7 @@ from django.db import connection
 from caudal.audit.models import Run, RunChunk
 from caudal.cadastre.imports import fetch_frame, keys_condition, keys_param
 from caudal.cadastre.models import Cycle
+from caudal.ledger.bulk import ids_condition
 from caudal.metering.models import ReadingCalendar
 
 from . import rules
@@ -127,10 +128,10 @@ def load_accounts(
     by route and sequence."""
     conditions, params = ["1 = 1"], [period]
     if cycle_ids is not None:
-        conditions.append(keys_condition("a.cycle_id"))
+        conditions.append(ids_condition("a.cycle_id"))
         params.append(keys_param(list(cycle_ids)))
     if account_ids is not None:
-        conditions.append(keys_condition("a.id"))
+        conditions.append(ids_condition("a.id"))
         params.append(keys_param(list(account_ids)))
     sql = _ACCOUNTS_SQL.format(where=" AND ".join(conditions))
     frame = fetch_frame(cursor, sql, params, ACCOUNT_SCHEMA)
@@ -150,7 +151,7 @@ def load_averages(cursor: Any, account_ids: Sequence[int], periods: Sequence[str
         f"WHERE status IN ({statuses}) AND consumption IS NOT NULL AND "
         + keys_condition("period")
         + " AND "
-        + keys_condition("account_id")
+        + ids_condition("account_id")
         + " GROUP BY account_id",
         [keys_param(list(periods)), keys_param(list(account_ids))],
         schema,
@@ -168,9 +169,11 @@ def billed_accounts(cursor: Any, period: str, account_ids: Sequence[int] | None 
     else:
         if not account_ids:
             return set()
+        # ``period || ''``: the lookup goes through ``bill_account_period`` (account
+        # first), never through ``bill_period_route``, which would read the whole period.
         cursor.execute(
-            "SELECT account_id FROM billing_bill WHERE period = %s AND "
-            + keys_condition("account_id"),
+            "SELECT account_id FROM billing_bill WHERE period || '' = %s AND "
+            + ids_condition("account_id"),
             [period, keys_param(list(account_ids))],
         )
     return {row[0] for row in cursor.fetchall()}
@@ -202,7 +205,7 @@ def debt_summary(
         f"AND (SELECT d.kind FROM ledger_document d WHERE d.id = i.document_id) IN ({kinds}) "
         "THEN i.document_id END) "
         "FROM ledger_openitem i WHERE i.open_amount > 0 AND "
-        + keys_condition("i.account_id")
+        + ids_condition("i.account_id")
         + " GROUP BY i.account_id",
         [due, due, keys_param(list(account_ids))],
     )
@@ -216,7 +219,7 @@ def document_kinds(cursor: Any, document_ids: Sequence[int]) -> dict[int, str]:
     if not document_ids:
         return {}
     cursor.execute(
-        "SELECT id, kind FROM ledger_document WHERE " + keys_condition("id"),
+        "SELECT id, kind FROM ledger_document WHERE " + ids_condition("id"),
         [keys_param(list(document_ids))],
     )
     return {row[0]: row[1] for row in cursor.fetchall()}
@@ -235,7 +238,7 @@ def period_bills(cursor: Any, period: str, cycle_ids: Sequence[int] | None) -> p
     where = "b.period = %s"
     params: list[Any] = [period]
     if cycle_ids is not None:
-        where += " AND " + keys_condition("a.cycle_id")
+        where += " AND " + ids_condition("a.cycle_id")
         params.append(keys_param(list(cycle_ids)))
     frame = fetch_frame(
         cursor,

@@ -1131,6 +1131,12 @@ def _run_chunk(
     status = RunStatus.DRY_RUN if ctx.simulate else RunStatus.DONE
     ctx.lap("between")
     with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Every query of a chunk is a keyed lookup of one route's rows; the tables
+            # it reads grow while the run writes, faster than statistics follow, and a
+            # stale plan scans the whole period (bitmap on ``bill_period_route``).
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
         if not ctx.simulate:
             # Another process may have finished this chunk meanwhile.
             lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""

@@ -57,6 +57,15 @@ DOC_COLUMNS = ("key", "account_id", "kind", "reference", "document_date", "posti
 LINE_COLUMNS = ("key", "line_no", "concept", "amount", "description", "due_date")
 
 
+def ids_condition(column: str) -> str:
+    """SQL condition ``column IN <one parameter holding many integer ids>``; on
+    PostgreSQL the array is cast to ``bigint[]`` so the column's index is used (a literal
+    array of small numbers would otherwise be typed ``smallint[]``)."""
+    if is_postgresql():
+        return f"{column} = ANY(CAST(%s AS bigint[]))"
+    return keys_condition(column)
+
+
 def lock_for_posting(cursor: Any, extra_tables: Sequence[str] = ()) -> None:
     """PostgreSQL: ``LOCK TABLE`` the ledger tables (and ``extra_tables``) in SHARE ROW
     EXCLUSIVE mode until commit, for a writer that numbers rows from ``MAX(id)``
@@ -75,7 +84,7 @@ def lock_accounts(cursor: Any, account_ids: Sequence[int]) -> None:
     if is_postgresql() and account_ids:
         cursor.execute(
             "SELECT id FROM cadastre_account WHERE "
-            + keys_condition("id")
+            + ids_condition("id")
             + " ORDER BY id FOR UPDATE",
             [keys_param(sorted(account_ids))],
         )
@@ -130,7 +139,7 @@ def credit_accounts(cursor: Any, account_ids: Sequence[int]) -> list[int]:
         return []
     cursor.execute(
         "SELECT DISTINCT account_id FROM ledger_openitem WHERE open_amount > 0 AND side = 'C' "
-        "AND " + keys_condition("account_id"),
+        "AND " + ids_condition("account_id"),
         [keys_param(list(account_ids))],
     )
     return sorted(row[0] for row in cursor.fetchall())
@@ -144,7 +153,7 @@ def load_open_items(cursor: Any, account_ids: Sequence[int]) -> OpenBook:
     cursor.execute(
         "SELECT id, account_id, side, open_amount, amount, due_date, issue_date, concept, "
         "blocked, document_id FROM ledger_openitem WHERE open_amount > 0 AND "
-        + keys_condition("account_id")
+        + ids_condition("account_id")
         + " ORDER BY id",
         [keys_param(list(account_ids))],
     )
