@@ -75,8 +75,8 @@ HOLD = "hold"
 INFO = "info"
 SEVERITIES = (HOLD, INFO)
 
-#: Readings at or above this are ignored as previous readings (the run packs a value and
-#: its period in one 64-bit integer). A 9-digit meter reads below 10^9 < 2^40.
+#: Previous readings are capped below this (the run packs a value and its period in one
+#: 64-bit integer); a 9-digit meter reads below 10^9 < 2^40.
 PACK_LIMIT = 1 << 40
 
 #: Largest meter dial handled (``Meter.digits`` is 3–9; values beyond are bogus readings).
@@ -575,7 +575,7 @@ def summarize_history(rows: Iterable[HistoryRow], config: CritiqueConfig) -> His
     """Summary of one account's readings of the ``config.history_periods`` periods before."""
     window = [r for r in rows if 1 <= r.offset <= config.history_periods]
     billed = [r for r in window if r.offset <= config.average_periods and _billed(r, config)]
-    read = [r for r in window if r.value is not None and 0 <= r.value < PACK_LIMIT]
+    read = [r for r in window if r.value is not None]
     last = min(read, key=lambda r: r.offset) if read else None
     unread_mask = 0
     equal_mask = 0
@@ -598,7 +598,7 @@ def summarize_history(rows: Iterable[HistoryRow], config: CritiqueConfig) -> His
         billed_count=len(billed),
         billed_sum=sum(r.consumption or 0 for r in billed),
         last_offset=last.offset if last else None,
-        last_value=last.value if last else None,
+        last_value=min(last.value, PACK_LIMIT - 1) if last and last.value is not None else None,
         last_meter_id=last.meter_id if last else None,
         unread_mask=unread_mask,
         equal_mask=equal_mask,

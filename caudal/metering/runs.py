@@ -22,12 +22,13 @@ Running it twice gives the same state and writes nothing the second time. One
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from caudal.audit.actions import ActorLike, finish_run, record, start_run
@@ -48,8 +49,10 @@ from .models import ReadingSource
 
 KIND = "critique"
 TABLE = "metering_reading"
-#: Accounts loaded and computed at a time.
-ACCOUNTS_PER_CHUNK = 1_000_000
+#: Accounts loaded and computed at a time. The history query reads the whole window of
+#: periods through the (period, …) indexes whatever the account range, so one block is
+#: best; blocks only bound memory and SQLite's 1 GB string limit on huge utilities.
+ACCOUNTS_PER_CHUNK = 5_000_000
 #: Rows per multi-row UPDATE statement on SQLite (measured best between 25 and 100).
 UPDATE_ROWS_PER_STATEMENT = 50
 
@@ -168,20 +171,39 @@ def _critique(period: Any, cycle: Cycle | None, config: rules.CritiqueConfig) ->
     statuses: dict[str, int] = {}
     flags: dict[str, int] = dict.fromkeys(rules.FLAG_CODES, 0)
     held: dict[str, int] = dict.fromkeys(rules.FLAG_CODES, 0)
-    with bulk_session(), transaction.atomic(), connection.cursor() as cursor:
+    commit_started = 0.0
+    # The history summary only reads committed rows of earlier periods, so a second
+    # connection can compute it while this one loads the period (two cores, and SQLite
+    # releases the GIL while it steps). Not inside a caller's transaction (tests): the
+    # second connection would not see its uncommitted rows.
+    parallel = not connection.in_atomic_block
+    with (
+        bulk_session(),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="critique-history") as pool,
+    ):
         lock_tables(cursor, [TABLE])
         bounds = queries.account_bounds(cursor, cycle_id)
         lo, hi = bounds if bounds else (1, 0)
         for start in range(lo, hi + 1, ACCOUNTS_PER_CHUNK):
             end = min(start + ACCOUNTS_PER_CHUNK - 1, hi)
             t = time.perf_counter()
+            pending = (
+                pool.submit(_history_on_own_connection, codes, config, start, end, cycle_id)
+                if parallel
+                else None
+            )
             current = queries.load_current(cursor, period.code, start, end, cycle_id)
             timings["load"] += time.perf_counter() - t
+            t = time.perf_counter()
+            if pending is not None:
+                history = pending.result()
+            elif current.height:
+                history = queries.load_history(cursor, codes, config, start, end, cycle_id)
+            timings["history"] += time.perf_counter() - t
             if current.height == 0:
                 continue
-            t = time.perf_counter()
-            history = queries.load_history(cursor, codes, config, start, end, cycle_id)
-            timings["history"] += time.perf_counter() - t
             t = time.perf_counter()
             chunk = _compute(cursor, current, history, period.code, config, months)
             timings["compute"] += time.perf_counter() - t
@@ -193,27 +215,35 @@ def _critique(period: Any, cycle: Cycle | None, config: rules.CritiqueConfig) ->
             computed = chunk.frame
             result.readings += computed.height + chunk.decided
             result.control_sample += int(computed["control_sample"].sum())
-            for status, n in computed["status"].value_counts().iter_rows():
-                statuses[status] = statuses.get(status, 0) + n
             for status, n in chunk.decided_statuses.items():
                 statuses[status] = statuses.get(status, 0) + n
-            exploded = computed.select(
-                pl.col("flags").str.split(","), (pl.col("status") == rules.FLAGGED).alias("held")
-            ).explode("flags")
-            for code, n, n_held in (
-                exploded.filter(pl.col("flags") != "")
-                .group_by("flags")
-                .agg(pl.len(), pl.col("held").sum())
-                .iter_rows()
-            ):
-                flags[code] = flags.get(code, 0) + n
-                held[code] = held.get(code, 0) + n_held
+            # Few distinct flag lists: count them, then split.
+            for text, status, n in computed.group_by(["flags", "status"]).agg(pl.len()).iter_rows():
+                statuses[status] = statuses.get(status, 0) + n
+                for code in rules.split_flags(text):
+                    flags[code] = flags.get(code, 0) + n
+                    if status == rules.FLAGGED:
+                        held[code] = held.get(code, 0) + n
+        commit_started = time.perf_counter()
+    timings["commit"] = time.perf_counter() - commit_started
     result.statuses = statuses
     result.flags = {k: v for k, v in flags.items() if v}
     result.held = {k: v for k, v in held.items() if v}
     result.seconds = time.perf_counter() - started
     result.timings = timings
     return result
+
+
+def _history_on_own_connection(
+    codes: list[str], config: rules.CritiqueConfig, lo: int, hi: int, cycle_id: int | None
+) -> pl.DataFrame:
+    """:func:`queries.load_history` on this thread's own database connection."""
+    db = connections[DEFAULT_DB_ALIAS]
+    try:
+        with db.cursor() as cursor:
+            return queries.load_history(cursor, codes, config, lo, hi, cycle_id)
+    finally:
+        db.close()
 
 
 @dataclass
@@ -318,6 +348,12 @@ def _write(cursor: Any, chunk: _Chunk, period: str, now: Any, result: CritiqueRe
             "meter_id",
             "control_sample",
         )
+        # Columns that no changed row changes are left out of the statements.
+        same = changed.select(
+            c("new_previous").eq_missing(c("previous_value")).all().alias("previous_value"),
+            c("meter_id").eq_missing(c("reading_meter_id")).all().alias("meter_id"),
+        ).row(0, named=True)
+        rows = rows.drop([name for name, unchanged in same.items() if unchanged])
         update_rows(cursor, rows, now)
     if new.height:
         first = reserve_ids(cursor, TABLE, new.height)

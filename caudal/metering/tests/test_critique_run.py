@@ -352,3 +352,21 @@ def test_command_errors(utility, tmp_path):
     out = io.StringIO()
     call_command("critique", "--period", PERIOD, "--config", str(good), "--json", stdout=out)
     assert json.loads(out.getvalue())["readings"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_history_is_read_on_a_second_connection():
+    """The run's parallel path (history summary on its own connection, in a thread)."""
+    from caudal.cadastre.testing import make_utility
+
+    make_utility()
+    acc = metered_account("10002001")
+    last = history(acc, [20, 20, None, 20, 20, 20])
+    read(acc, last + 90)
+    fresh = metered_account("10002002")
+    history(fresh, [10] * 6)
+    run = run_critique(PERIOD, actor="test")
+    r = reading_of(acc)
+    assert (r.status, r.flags, r.consumption, r.average) == ("flagged", "high_consumption", 90, 18)
+    assert run.counts["created"] == 1
+    assert reading_of(fresh).consumption == 10
