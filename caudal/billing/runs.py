@@ -991,6 +991,9 @@ def execute(run: Run, *, actor: ActorLike, progress: Progress | None = None) -> 
     started = time.perf_counter()
     user, _label = actor_parts(actor)
     cycles = queries.cycles_in_scope(params.get("cycle"))
+    if run.status != RunStatus.RUNNING:  # a failed run resumed
+        run.status, run.errors, run.finished_at = RunStatus.RUNNING, [], None
+        run.save(update_fields=["status", "errors", "finished_at"])
     try:
         billing_policy = policy(params.get("notices") or ())
         _set_counts(run, {"phase": "plan"})
@@ -1047,11 +1050,10 @@ def execute(run: Run, *, actor: ActorLike, progress: Progress | None = None) -> 
                 done += 1
                 continue
             done += 1
-            if result is not None:
-                rules.merge_counts(running, result)
-            current = rules.merge_counts(rules.merge_counts({}, base), running)
             if progress is not None:
-                progress(done, total, current)
+                if result is not None:
+                    rules.merge_counts(running, result)
+                progress(done, total, rules.merge_counts(rules.merge_counts({}, base), running))
     seconds = time.perf_counter() - started
     counts = _sum_chunks(run)
     summary = _summary(run, plan, counts)

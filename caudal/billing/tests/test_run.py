@@ -273,6 +273,10 @@ def test_no_tariff_fails_with_a_clear_message(utility):
     run = Run.objects.get(kind="billing")
     assert run.status == RunStatus.FAILED
     assert "tarifa" in run.errors[0]["detail"]
+    # once the tariff is there, the same command resumes the failed run and finishes it
+    TariffVersion.objects.update(valid_from=utility.tariff.valid_from)
+    again = runs.run_billing(utility.period, actor="test")
+    assert again.pk == run.pk and again.status == RunStatus.DONE and again.errors == []
 
 
 def test_bad_parameters(utility):
