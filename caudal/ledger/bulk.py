@@ -15,11 +15,13 @@ rules and without ORM objects:
   oldest due first; a clearing is dated the posting date but never before the issue date
   of either item). New items are inserted with their final open amount, so only the old
   credit items that were used (and old debits they paid) are updated;
-- rows are written with multi-row ``INSERT`` statements (SQLite) or ``COPY`` (PostgreSQL)
-  through ``caudal.cadastre.imports.bulk_insert``.
+- rows are written with multi-row ``INSERT`` statements on the DB-API cursor (SQLite) or
+  ``COPY`` (PostgreSQL): :func:`insert_columns` for column lists, ``bulk_insert`` for
+  Polars frames.
 
-The caller runs everything inside one transaction (``transaction.atomic``) and writes its
-own audit record: a batch is one run chunk, not one action per account.
+The caller runs everything inside one transaction (``transaction.atomic``), locks the
+batch's accounts first (:func:`lock_accounts`, PostgreSQL; what every ledger action does)
+and writes its own audit record: a batch is one run chunk, not one action per account.
 """
 
 from __future__ import annotations
