@@ -141,6 +141,13 @@ NOT_IN_MATRIX: set[str] = {
     "reading-calendar-generate",  # POST, metering.manage_calendar: test_field.py
     "holiday-add",  # POST, metering.manage_calendar: test_field.py
     "holiday-delete",  # POST, metering.manage_calendar: test_field.py
+    "critique-run",  # POST, metering.critique_readings: test_critique_pages.py
+    "critique-accept",  # POST (htmx), metering.critique_readings: test_critique_pages.py
+    "critique-correct",  # POST (htmx), metering.critique_readings: test_critique_pages.py
+    "critique-estimate",  # POST (htmx), metering.critique_readings: test_critique_pages.py
+    "critique-reread",  # POST (htmx), metering.critique_readings: test_critique_pages.py
+    "critique-bulk-accept",  # POST, metering.critique_readings: test_critique_pages.py
+    "critique-bulk-reread",  # POST, metering.critique_readings: test_critique_pages.py
 }
 
 
