@@ -226,10 +226,24 @@ def test_page_queries_do_not_grow_with_rows(login, period_data, django_assert_ma
         assert client.get(URL, {"periodo": PERIOD}).status_code == 200
 
 
-def test_only_critique_permission_can_post(login, period_data):
+@pytest.mark.parametrize("role", ["cashier", "field_supervisor", "auditor", "field_worker"])
+def test_only_critique_permission_can_post(login, period_data, role):
     r = reading(period_data["high"])
-    client = login("cashier")
-    assert client.post(f"{URL}{r.pk}/aceptar/", headers=HTMX).status_code == 403
-    assert client.post(f"{URL}ejecutar/").status_code == 403
-    assert client.post(f"{URL}aceptar-filtradas/").status_code == 403
+    client = login(role)
+    for path in [
+        f"{URL}{r.pk}/aceptar/",
+        f"{URL}{r.pk}/corregir/",
+        f"{URL}{r.pk}/estimar/",
+        f"{URL}{r.pk}/releer/",
+        f"{URL}ejecutar/",
+        f"{URL}aceptar-filtradas/",
+        f"{URL}releer-filtradas/",
+    ]:
+        data = {"lectura": "1", "volumen": "1", "motivo": "x", "volver": f"periodo={PERIOD}"}
+        assert client.post(path, data, headers=HTMX).status_code == 403, path
     assert reading(period_data["high"]).status == "flagged"
+    assert (
+        not AuditEvent.objects.filter(action__startswith="metering.")
+        .exclude(action="metering.critique")
+        .exists()
+    )
