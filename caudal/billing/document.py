@@ -13,12 +13,13 @@ What the page shows and why is in ``docs/bill.md``. Settings (all optional):
 - ``CAUDAL_BILL_QR_FORMAT``: the Peruvian QR payload layout (see ``caudal.billing.qr``);
 - ``CAUDAL_BILL_AMOUNT_WIDTH``: digits of the GS1 3900 amount, zero-padded (default 10);
 - ``CAUDAL_BILL_HISTORY``: periods in the consumption chart (default 12, at least 6);
-- ``CAUDAL_BILL_GROUP``: bills laid out per WeasyPrint pass in a batch (default 100).
+- ``CAUDAL_BILL_GROUP``: bills laid out per WeasyPrint pass in a batch (default 50).
 """
 
 from __future__ import annotations
 
 import base64
+import gc
 import io
 import logging
 from collections import defaultdict
@@ -97,7 +98,7 @@ def history_periods() -> int:
 
 
 def group_size() -> int:
-    return max(1, int(_setting("CAUDAL_BILL_GROUP", 100)))
+    return max(1, int(_setting("CAUDAL_BILL_GROUP", 50)))
 
 
 # ------------------------------------------------------------------------------ no network
@@ -663,9 +664,10 @@ def render_batch_result(bills: Iterable[Bill] | QuerySet[Bill]) -> BatchResult:
     if not pages:
         raise BillDocumentError("no bills to print")
     size = group_size()
-    parts = [
-        html_to_pdf(render_html(pages[i : i + size], utility)) for i in range(0, len(pages), size)
-    ]
+    parts = []
+    for start in range(0, len(pages), size):
+        parts.append(html_to_pdf(render_html(pages[start : start + size], utility)))
+        gc.collect()  # a laid-out group is a web of reference cycles: free it now
     if len(parts) == 1:
         pdf = parts[0]
         count = len(pypdf.PdfReader(io.BytesIO(pdf)).pages)
