@@ -53,6 +53,8 @@ TABLE = "metering_reading"
 #: periods through the (period, …) indexes whatever the account range, so one block is
 #: best; blocks only bound memory and SQLite's 1 GB string limit on huge utilities.
 ACCOUNTS_PER_CHUNK = 5_000_000
+#: Compute the history summary on a second connection while this one loads the period.
+PARALLEL_HISTORY = True
 #: Rows per multi-row UPDATE statement on SQLite (measured best between 25 and 100).
 UPDATE_ROWS_PER_STATEMENT = 50
 
@@ -176,7 +178,7 @@ def _critique(period: Any, cycle: Cycle | None, config: rules.CritiqueConfig) ->
     # connection can compute it while this one loads the period (two cores, and SQLite
     # releases the GIL while it steps). Not inside a caller's transaction (tests): the
     # second connection would not see its uncommitted rows.
-    parallel = not connection.in_atomic_block
+    parallel = PARALLEL_HISTORY and not connection.in_atomic_block
     with (
         bulk_session(),
         transaction.atomic(),
