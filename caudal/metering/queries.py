@@ -196,9 +196,11 @@ def load_current(cursor: Any, period: str, lo: int, hi: int, cycle_id: int | Non
         [period, lo, hi, *extra],
         READING_SCHEMA,
     )
+    # One water connection per account (unique account + service), one installed meter
+    # (partial unique index), one reading per account and period: plain left joins.
     frame = (
-        accounts.join(water.unique("account_id"), on="account_id", how="left")
-        .join(meters.unique("account_id"), on="account_id", how="left")
+        accounts.join(water, on="account_id", how="left")
+        .join(meters, on="account_id", how="left")
         .join(readings, on="account_id", how="left")
     )
     return frame.select(list(CURRENT_SCHEMA))
