@@ -454,6 +454,7 @@ def bench_bill_pdf(size: int, workdir: Path) -> dict[str, Any]:
     single_cpu = time.process_time() - cpu
 
     route = bills[0].route
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     started, cpu = time.perf_counter(), time.process_time()
     batch = render_batch_result(Bill.objects.filter(period="2026-10", route=route))
     seconds = time.perf_counter() - started
@@ -474,6 +475,7 @@ def bench_bill_pdf(size: int, workdir: Path) -> dict[str, Any]:
         "single_kb_per_bill": round(single_bytes / len(single) / 1000, 1),
         "setup_seconds": round(setup, 1),
         "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+        "max_rss_before_batch_mb": rss_before,  # the setup builds every sample row in memory
         "process": "one process, one core; *_per_cpu_s divide by the process's CPU time",
     }
 
