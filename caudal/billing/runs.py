@@ -598,6 +598,8 @@ class Context:
     message_cache: dict[tuple[int, bool, date | None], str] = field(default_factory=dict)
     #: seconds spent per step of the chunks (reported in ``counts["stages"]``)
     timers: dict[str, float] = field(default_factory=dict)
+    #: when the run's progress was last written (``time.perf_counter``)
+    progress_written: float = 0.0
     _mark: float = 0.0
 
     def lap(self, step: str) -> None:
@@ -1162,16 +1164,21 @@ def _run_chunk(
             ],
         )
         progress = _progress_counts(ctx.run, counts)
-        cursor.execute(
-            f"UPDATE audit_run SET counts = {json_mark} WHERE id = %s",
-            [json.dumps(progress, ensure_ascii=False), ctx.run.pk],
-        )
+        now = time.perf_counter()
+        if now - ctx.progress_written >= PROGRESS_EVERY:
+            cursor.execute(
+                f"UPDATE audit_run SET counts = {json_mark} WHERE id = %s",
+                [json.dumps(progress, ensure_ascii=False), ctx.run.pk],
+            )
+            ctx.progress_written = now
         ctx.lap("chunk_rows")
     ctx.lap("commit")
     return counts
 
 
 PROGRESS_KEYS = ("billed", "held", "rejected", "amount", "already_billed")
+#: Seconds between two writes of the run's progress (the page polls every few seconds).
+PROGRESS_EVERY = 1.0
 
 
 def _progress_counts(run: Run, chunk_counts: dict[str, Any]) -> dict[str, Any]:

@@ -426,7 +426,8 @@ def insert_columns(cursor: Any, table: str, columns: Mapping[str, Sequence[Any]]
     try:
         if full:
             sql = f"INSERT INTO {table} ({column_list}) VALUES " + ", ".join([one] * per)
-            flat = chain.from_iterable(zip(*(v[:full] for v in values), strict=True))
+            heads = values if full == n else [v[:full] for v in values]
+            flat = chain.from_iterable(zip(*heads, strict=True))
             raw.executemany(sql, zip(*[flat] * (per * width), strict=True))
         if full < n:
             rest = n - full
