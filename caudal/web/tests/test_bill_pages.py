@@ -106,7 +106,7 @@ def test_batch_pdf_of_a_route(bills, login):
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("period=2026-13&route=R01", "YYYY-MM"),
+        ("period=2026-13&route=R01", "AAAA-MM"),
         (f"period={PERIOD}&route=R99", "R99"),
         ("period=2026-12&route=R01", "2026-12"),
     ],
