@@ -28,7 +28,11 @@ from .models import Reading, ReadingStatus
 #: Field separator of the text transfer (never inside a code, number or flag list).
 SEP = "|"
 #: Readings at or above this are ignored as previous readings (packed in 40 bits).
-PACK_LIMIT = rules.PACK_LIMIT
+PACK_LIMIT = rules.PACK_LIMIT  # 2^30: values are capped below it
+#: Meter ids packed next to the value (below 2^29); larger ids get their own aggregate.
+METER_LIMIT = 1 << 29
+#: The offset sits above value and meter: (16 − offset) · 2^59.
+_TOP_SHIFT = 1 << 59
 #: Offsets are packed as (16 − offset) above the 40 bits of the value.
 _PACK_TOP = 16
 
@@ -239,7 +243,13 @@ _COUNT_SHIFT = 1 << 36
 _EQUAL_SHIFT = 1 << 16
 
 
-def history_sql(codes: Sequence[str], config: rules.CritiqueConfig, cycle_id: int | None) -> str:
+def history_sql(
+    codes: Sequence[str],
+    config: rules.CritiqueConfig,
+    cycle_id: int | None,
+    *,
+    wide_meters: bool = False,
+) -> str:
     """One row per account with readings in ``codes`` (offset 1 first): the columns of
     :class:`rules.HistorySummary`, packed so SQLite evaluates few aggregates per row.
 
@@ -249,8 +259,10 @@ def history_sql(codes: Sequence[str], config: rules.CritiqueConfig, cycle_id: in
 
     - ``billed``: ``count · 2^36 + sum`` of the consumption of billed periods in the
       average window (a period's consumption is below 10^9, six of them below 2^36);
-    - ``last_pack``: ``MAX((16 − offset) · 2^40 + value)`` over readings with a value: the
-      most recent one; ``meter_pack`` the same with its meter id (0: none);
+    - ``last_pack``: ``MAX((16 − offset) · 2^59 + value · 2^29 + meter id)`` over readings
+      with a value: the most recent one, its value (capped below 2^30) and meter (0: none).
+      With ``wide_meters`` (some meter id ≥ 2^29) the meter is left out of it and
+      ``meter_pack`` = ``MAX((16 − offset) · 2^59 + meter id)`` carries it;
     - ``masks``: ``equal_mask · 2^16 + unread_mask``;
     - ``unread_list``: ``offset:consumption`` of billed periods without a value.
     """
@@ -261,7 +273,7 @@ def history_sql(codes: Sequence[str], config: rules.CritiqueConfig, cycle_id: in
     least = "LEAST" if pg else "min"
     agg = "string_agg" if pg else "group_concat"
     values = ", ".join(
-        f"('{code}', {k}, {1 << (k - 1)}, {(_PACK_TOP - k) * PACK_LIMIT}, "
+        f"('{code}', {k}, {1 << (k - 1)}, {(_PACK_TOP - k) * _TOP_SHIFT}, "
         f"{1 if k <= config.average_periods else 0})"
         for k, code in enumerate(codes, start=1)
     )
@@ -275,12 +287,19 @@ def history_sql(codes: Sequence[str], config: rules.CritiqueConfig, cycle_id: in
         if cycle_id
         else ""
     )
+    value = f"{least}(r.value, {PACK_LIMIT - 1}) * {METER_LIMIT} + 0 * r.value"
+    if wide_meters:
+        last = f"MAX(w.column4 + {value}) AS last_pack"
+        meter = "MAX(w.column4 + COALESCE(r.meter_id, 0) + 0 * r.value) AS meter_pack"
+    else:
+        last = f"MAX(w.column4 + {value} + COALESCE(r.meter_id, 0)) AS last_pack"
+        meter = "NULL AS meter_pack"
     return f"""
         SELECT r.account_id AS account_id,
                SUM(CAST({billed} AS INTEGER) * w.column5
                    * (r.consumption + {_COUNT_SHIFT})) AS billed,
-               MAX(w.column4 + {least}(r.value, {PACK_LIMIT - 1}) + 0 * r.value) AS last_pack,
-               MAX(w.column4 + COALESCE(r.meter_id, 0) + 0 * r.value) AS meter_pack,
+               {last},
+               {meter},
                SUM(w.column3 * (CAST(r.value IS NULL AS INTEGER)
                    + {_EQUAL_SHIFT} * COALESCE(CAST(r.value = r.previous_value AS INTEGER), 0)))
                    AS masks,
@@ -305,25 +324,25 @@ def load_history(
 ) -> pl.DataFrame:
     """:class:`rules.HistorySummary` columns per account with readings in ``codes``
     (offset 1 first), for account ids in [lo, hi]."""
-    sql = history_sql(codes, config, cycle_id)
+    cursor.execute("SELECT MAX(id) FROM cadastre_meter")
+    wide = (cursor.fetchone()[0] or 0) >= METER_LIMIT
+    sql = history_sql(codes, config, cycle_id, wide_meters=wide)
     params: list[Any] = [lo, hi]
     if cycle_id:
         params.append(cycle_id)
     raw = read_frame(cursor, sql, params, HISTORY_SCHEMA)
-    return unpack_history(raw)
+    return unpack_history(raw, wide_meters=wide)
 
 
-def unpack_history(raw: pl.DataFrame) -> pl.DataFrame:
+def unpack_history(raw: pl.DataFrame, *, wide_meters: bool = False) -> pl.DataFrame:
     c = pl.col
+    meter = c("meter_pack") % _TOP_SHIFT if wide_meters else c("last_pack") % METER_LIMIT
     frame = raw.with_columns(
         (c("billed").fill_null(0) // _COUNT_SHIFT).alias("billed_count"),
         (c("billed").fill_null(0) % _COUNT_SHIFT).alias("billed_sum"),
-        (_PACK_TOP - (c("last_pack") // PACK_LIMIT)).alias("last_offset"),
-        (c("last_pack") % PACK_LIMIT).alias("last_value"),
-        pl.when(c("meter_pack") % PACK_LIMIT > 0)
-        .then(c("meter_pack") % PACK_LIMIT)
-        .otherwise(None)
-        .alias("last_meter_id"),
+        (_PACK_TOP - (c("last_pack") // _TOP_SHIFT)).alias("last_offset"),
+        (c("last_pack") // METER_LIMIT % PACK_LIMIT).alias("last_value"),
+        pl.when(meter > 0).then(meter).otherwise(None).alias("last_meter_id"),
         (c("masks") % _EQUAL_SHIFT).alias("unread_mask"),
         (c("masks") // _EQUAL_SHIFT).alias("equal_mask"),
     )

@@ -75,9 +75,9 @@ HOLD = "hold"
 INFO = "info"
 SEVERITIES = (HOLD, INFO)
 
-#: Previous readings are capped below this (the run packs a value and its period in one
-#: 64-bit integer); a 9-digit meter reads below 10^9 < 2^40.
-PACK_LIMIT = 1 << 40
+#: Previous readings are capped below this (the run packs a value, its period and its
+#: meter in one 64-bit integer); a 9-digit meter reads below 10^9 < 2^30.
+PACK_LIMIT = 1 << 30
 
 #: Largest meter dial handled (``Meter.digits`` is 3–9; values beyond are bogus readings).
 MAX_DIGITS = 18
