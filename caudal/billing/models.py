@@ -44,7 +44,9 @@ class Bill(models.Model):
         _("referencia de pago"),
         max_length=25,
         db_index=True,
-        help_text=_("Código de pago (Perú) o referencia GS1 8020 (Colombia), con dígito de control."),
+        help_text=_(
+            "Código de pago (Perú) o referencia GS1 8020 (Colombia), con dígito de control."
+        ),
     )
     run = models.ForeignKey(
         Run, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
