@@ -21,6 +21,7 @@ Running it twice gives the same state and writes nothing the second time. One
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -53,7 +54,8 @@ TABLE = "metering_reading"
 #: periods through the (period, …) indexes whatever the account range, so one block is
 #: best; blocks only bound memory and SQLite's 1 GB string limit on huge utilities.
 ACCOUNTS_PER_CHUNK = 5_000_000
-#: Compute the history summary on a second connection while this one loads the period.
+#: Compute the history summary on a second connection while this one loads the period
+#: (when a core is free, see ``_spare_core``).
 PARALLEL_HISTORY = True
 #: Rows per multi-row UPDATE statement on SQLite (measured best between 25 and 100).
 UPDATE_ROWS_PER_STATEMENT = 50
@@ -178,7 +180,7 @@ def _critique(period: Any, cycle: Cycle | None, config: rules.CritiqueConfig) ->
     # connection can compute it while this one loads the period (two cores, and SQLite
     # releases the GIL while it steps). Not inside a caller's transaction (tests): the
     # second connection would not see its uncommitted rows.
-    parallel = PARALLEL_HISTORY and not connection.in_atomic_block
+    parallel = PARALLEL_HISTORY and not connection.in_atomic_block and _spare_core()
     with (
         bulk_session(),
         transaction.atomic(),
@@ -234,6 +236,18 @@ def _critique(period: Any, cycle: Cycle | None, config: rules.CritiqueConfig) ->
     result.seconds = time.perf_counter() - started
     result.timings = timings
     return result
+
+
+def _spare_core() -> bool:
+    """Whether a second thread would get a core of its own: on a machine whose cores are
+    busy the two connections only slow each other down (measured: the load step takes
+    twice as long), so the run stays on one connection there."""
+    cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return cores >= 2 and busy <= cores - 1
 
 
 def _history_on_own_connection(

@@ -360,10 +360,20 @@ def test_command_errors(utility, tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_outside_a_transaction_the_history_is_read_on_a_second_connection():
+def test_outside_a_transaction_the_history_is_read_on_a_second_connection(monkeypatch):
     """The run's parallel path (history summary on its own connection, in a thread)."""
     from caudal.cadastre.testing import make_utility
+    from caudal.metering import runs
 
+    used: list[bool] = []
+    real = runs._history_on_own_connection
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        used.append(True)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "_spare_core", lambda: True)
+    monkeypatch.setattr(runs, "_history_on_own_connection", spy)
     make_utility()
     acc = metered_account("10002001")
     last = history(acc, [20, 20, None, 20, 20, 20])
@@ -375,3 +385,4 @@ def test_outside_a_transaction_the_history_is_read_on_a_second_connection():
     assert (r.status, r.flags, r.consumption, r.average) == ("flagged", "high_consumption", 90, 18)
     assert run.counts["created"] == 1
     assert reading_of(fresh).consumption == 10
+    assert used == [True]
