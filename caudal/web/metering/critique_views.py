@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -123,6 +124,14 @@ def _default_period() -> str:
     return Period.containing(timezone.localdate(), months=months).code
 
 
+def _cursor(text: str) -> tuple[int, int] | None:
+    """``"<route id>-<reading id>"`` of the last row shown."""
+    route, _sep, pk = text.partition("-")
+    if route.isdigit() and pk.isdigit():
+        return int(route), int(pk)
+    return None
+
+
 @dataclass
 class PageState:
     period: Period
@@ -186,10 +195,13 @@ def critique_page(request: HttpRequest) -> HttpResponse:
     qs = f.queryset()
     if state.tab == "vip" and not f.status:
         qs = qs.filter(status__in=VIP_OPEN)
-    after = request.GET.get("despues", "")
-    if after.isdigit():
-        qs = qs.filter(pk__gt=int(after))
-    page = list(qs.select_related("account", "route").order_by("pk")[: PAGE + 1])
+    # Keyset pagination in route order, (route, id): the (period, route) index gives the
+    # rows in that order, so a page costs its own rows however large the period is.
+    after = _cursor(request.GET.get("despues", ""))
+    if after is not None:
+        route_id, pk = after
+        qs = qs.filter(Q(route_id__gt=route_id) | Q(route_id=route_id, pk__gt=pk))
+    page = list(qs.select_related("account", "route").order_by("route_id", "pk")[: PAGE + 1])
     more = len(page) > PAGE
     page = page[:PAGE]
     statuses = queries.status_counts(state.period.code, state.cycle)
@@ -200,15 +212,20 @@ def critique_page(request: HttpRequest) -> HttpResponse:
     else:
         detected = queries.flag_counts(state.period.code, state.cycle, None)
     base = queries.CritiqueFilter(period=state.period.code, cycle=state.cycle)
-    vip_open = (
-        queries.CritiqueFilter(period=state.period.code, cycle=state.cycle, segment=Segment.VIP)
+    vip_open = queries.vip_to_validate(state.period.code, state.cycle, [str(s) for s in VIP_OPEN])
+    sample = (
+        queries.CritiqueFilter(period=state.period.code, cycle=state.cycle, control_sample=True)
         .queryset()
-        .filter(status__in=VIP_OPEN)
-        .count()
+        .aggregate(
+            total=Count("id"),
+            open=Count(
+                "id",
+                filter=Q(
+                    status__in=[ReadingStatus.PENDING, ReadingStatus.OK, ReadingStatus.FLAGGED]
+                ),
+            ),
+        )
     )
-    sample = queries.CritiqueFilter(
-        period=state.period.code, cycle=state.cycle, control_sample=True
-    ).queryset()
     flag_table = [
         {
             "flag": fv,
@@ -229,7 +246,7 @@ def critique_page(request: HttpRequest) -> HttpResponse:
         "query": urlencode(params),
         "rows": _rows(page, state.period, config),
         "more": more,
-        "next_after": page[-1].pk if more and page else None,
+        "next_after": f"{page[-1].route_id}-{page[-1].pk}" if more and page else None,
         "statuses": statuses,
         "status_choices": ReadingStatus.choices,
         "total": total,
@@ -240,10 +257,8 @@ def critique_page(request: HttpRequest) -> HttpResponse:
         "flag_table": [r for r in flag_table if r["detected"] or r["held"]],
         "all_flags": _flag_views(rules.FLAG_CODES, config),
         "vip_open": vip_open,
-        "sample_count": sample.count(),
-        "sample_open": sample.filter(
-            status__in=[ReadingStatus.PENDING, ReadingStatus.OK, ReadingStatus.FLAGGED]
-        ).count(),
+        "sample_count": sample["total"],
+        "sample_open": sample["open"],
         "last_run": last_run,
         "periods": _period_choices(state.period.code),
         "cycles": Cycle.objects.order_by("code"),

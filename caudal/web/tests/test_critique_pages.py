@@ -214,9 +214,10 @@ def test_pagination_by_id(login, utility):
     client = login("billing_analyst")
     body = client.get(URL, {"periodo": PERIOD}).content.decode()
     assert body.count('data-testid="reading-row"') == 50
-    last = Reading.objects.filter(period=PERIOD).order_by("pk")[49].pk
-    assert f"despues={last}" in body
-    body = client.get(URL, {"periodo": PERIOD, "despues": last}).content.decode()
+    last = Reading.objects.filter(period=PERIOD).order_by("route_id", "pk")[49]
+    token = f"{last.route_id}-{last.pk}"
+    assert f"despues={token}" in body
+    body = client.get(URL, {"periodo": PERIOD, "despues": token}).content.decode()
     assert body.count('data-testid="reading-row"') == 5
 
 
