@@ -141,6 +141,7 @@ def test_bulk_accept_a_flag_of_a_route_except_vip(utility, analyst):
 
 def test_bulk_reread_of_the_control_sample(utility, analyst):
     rows = [critiqued(f"2000006{i}", 20) for i in range(4)]
+    Reading.objects.update(control_sample=False)  # whatever the run drew (ids vary)
     Reading.objects.filter(pk__in=[rows[0].pk, rows[2].pk]).update(control_sample=True)
     filters = queries.CritiqueFilter(period=PERIOD, control_sample=True)
     n = actions.do_bulk_order_reread(filters, actor=analyst, reason="Muestra de control")
