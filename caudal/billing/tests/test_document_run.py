@@ -28,9 +28,9 @@ def billed(db):
 def test_run_bills_print_in_route_order_with_their_payment_codes(billed):
     bills = current_bills(billed.period)
     assert bills.count() > 20
-    first = bills.order_by("route__code").first()
-    assert first is not None
-    route = first.route
+    top = bills.order_by("route__code").first()
+    assert top is not None
+    route = top.route
     result = render_batch_result(bills.filter(route=route))
     assert result.pages == result.bills == bills.filter(route=route).count()
     doc = pdfium.PdfDocument(result.pdf)
