@@ -79,6 +79,15 @@ def test_demo_command_builds_a_utility(db, tmp_path: Path, settings) -> None:
         call_command("demo", accounts=200, months=6, seed=1, quiet=True)
 
 
+def test_migration_only_demo(db, tmp_path: Path, settings) -> None:
+    settings.VAR_DIR = tmp_path
+    call_command("demo", accounts=100, billed_periods=0, seed=2, quiet=True)
+    from caudal.billing.models import Bill
+
+    assert not Bill.objects.exists()
+    assert OpenItem.objects.filter(open_amount__gt=0).exists()
+
+
 def test_fresh_never_drops_a_database_outside_var(db, tmp_path: Path, settings) -> None:
     settings.VAR_DIR = tmp_path
     with pytest.raises(CommandError, match="--fresh"):

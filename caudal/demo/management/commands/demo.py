@@ -52,6 +52,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--months", type=_positive, default=12, help="meses de cartera inicial (12)"
         )
+        parser.add_argument(
+            "--billed-periods",
+            type=int,
+            default=3,
+            help="últimos periodos leídos, criticados y facturados por el proceso real (3); "
+            "0: solo migración de saldos",
+        )
         parser.add_argument("--profile", choices=["pe", "co"], default="pe", help="país (pe)")
         parser.add_argument("--seed", type=int, default=1, help="semilla (1)")
         parser.add_argument(
@@ -80,6 +87,7 @@ class Command(BaseCommand):
                 profile=opts["profile"],
                 seed=opts["seed"],
                 as_of=opts["as_of"] or timezone.localdate(),
+                billed_periods=opts["billed_periods"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
