@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import polars as pl
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from caudal.audit.actions import ActorLike, actor_parts, record
@@ -79,6 +79,33 @@ def pay_documents_in_full(
         return counts
     user, _label = actor_parts(actor)
     wanted = payments.select(pl.col("document_id").cast(pl.Int64), pl.col("paid_on").cast(pl.Date))
+    driver_integrity_error = getattr(connection, "Database").IntegrityError  # noqa: B009
+    try:
+        return _pay(
+            wanted,
+            counts,
+            actor=actor,
+            user=user,
+            source=source,
+            reference_prefix=reference_prefix,
+            reason=reason,
+        )
+    except driver_integrity_error as exc:
+        # PostgreSQL's COPY runs on the raw psycopg cursor, outside Django's error
+        # wrapping: raise the same exception type on both databases.
+        raise IntegrityError(str(exc)) from exc
+
+
+def _pay(
+    wanted: pl.DataFrame,
+    counts: dict[str, int],
+    *,
+    actor: ActorLike,
+    user: Any,
+    source: str,
+    reference_prefix: str,
+    reason: str,
+) -> dict[str, int]:
     with transaction.atomic(), bulk_session(), connection.cursor() as cursor:
         lock_tables(cursor, ["ledger_document", "ledger_documentline", "ledger_openitem"])
         debits = _open_debits(cursor, wanted["document_id"].unique().sort().to_list())
