@@ -96,17 +96,7 @@ def price_again(
         )
     if row["consumption_rule"] == rules.CUT:
         volume, rule = 0, rules.CUT
-    priced_input = decided.select(
-        "account_id",
-        "category",
-        "stratum",
-        "units",
-        "municipality_code",
-        "altitude_m",
-        "consumption_m3",
-        "water",
-        "sewer",
-    )
+    priced_input = decided.select(list(pricing.INPUT_SCHEMA))
     first_day = Period.parse(bill.period).start
     bad = pricing.unpriceable(priced_input, tariff, months=months, on=first_day)
     if bad.height:

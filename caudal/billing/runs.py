@@ -448,17 +448,8 @@ COMBO_KEY = [
 
 
 def _pricing_input(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.select(
-        "account_id",
-        "category",
-        "stratum",
-        "units",
-        "municipality_code",
-        "altitude_m",
-        "consumption_m3",
-        "water",
-        "sewer",
-    )
+    """The columns ``tariffs.pricing.price_accounts`` reads, in its order."""
+    return frame.select(list(pricing.INPUT_SCHEMA))
 
 
 def _index_by_route(plan: Plan) -> None:
