@@ -6,7 +6,6 @@ Run with ``pytest -m browser``; screenshots in ``/tmp/caudal-shots/`` (``$CAUDAL
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -19,7 +18,10 @@ from caudal.metering.runs import run_critique
 from caudal.metering.tests.critique_builders import PERIOD, history, metered_account, read
 
 from .conftest import PASSWORD
-from .test_browser import ARGS, CHROMIUM, shot, sign_in
+from .test_browser import CHROMIUM, browser, page, shot, sign_in
+
+# fixtures shared with the other browser tests
+__all__ = ["browser", "page"]
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -27,27 +29,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not installed"),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser, live_server):  # type: ignore[no-untyped-def]
-    context = browser.new_context(
-        viewport={"width": 1440, "height": 900}, locale="es-PE", base_url=live_server.url
-    )
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 @pytest.fixture

@@ -25,7 +25,10 @@ from caudal.metering.tests.field_fixtures import (
     route_with_accounts,
 )
 
-from .test_browser import ARGS, CHROMIUM, make_staff, shot, sign_in
+from .test_browser import CHROMIUM, browser, make_staff, shot, sign_in
+
+# fixtures shared with the other browser tests
+__all__ = ["browser"]
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -35,16 +38,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not installed"),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser():  # type: ignore[no-untyped-def]
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
