@@ -54,7 +54,6 @@ def bill_history(
 ) -> dict[str, int]:
     """Run the cycle for every billed (period, cycle) pair. ``accounts`` maps the
     generator's ``acct`` index to ``account_number`` and ``cycle``. Returns counts."""
-    from caudal.billing.models import Bill
     from caudal.billing.runs import run_billing
     from caudal.metering.calendar_actions import do_generate_calendar
     from caudal.metering.imports import import_readings
@@ -95,7 +94,7 @@ def bill_history(
             run = run_billing(code, cycle=cycle, actor=actor)
             counts["bills"] += int(run.counts.get("billed", 0))
             counts["rejected"] += int(run.counts.get("rejected", 0))
-        counts["paid"] += _pay(code, payments, as_of=as_of, actor=actor, bills=Bill)
+        counts["paid"] += _pay(code, payments, as_of=as_of, actor=actor)
     return counts
 
 
@@ -190,15 +189,16 @@ def _load_reading_history(history: pl.DataFrame) -> int:
     return rows.height
 
 
-def _pay(code: str, payments: pl.DataFrame, *, as_of: date, actor: str, bills: Any) -> int:
+def _pay(code: str, payments: pl.DataFrame, *, as_of: date, actor: str) -> int:
     """Pay the bills of period ``code`` that the behaviour says were paid."""
+    from caudal.billing.models import Bill
     from caudal.ledger.settle import pay_documents_in_full
 
     wanted = payments.filter((pl.col("period") == code) & pl.col("paid_on").is_not_null())
     if wanted.height == 0:
         return 0
     rows = list(
-        bills.objects.filter(period=code, document__isnull=False).values_list(
+        Bill.objects.filter(period=code, document__isnull=False).values_list(
             "account__number", "document_id", "issue_date"
         )
     )

@@ -34,6 +34,9 @@ from stdnum.pe import ruc as pe_ruc
 
 from . import data
 from .data import Profile
+from .days import dates as _dates
+from .days import epoch_days as _epoch_days
+from .days import month_start_days as _month_start_days
 from .history import History, build_history
 
 CATEGORIES = ("domestic", "commercial", "social", "state", "industrial")
@@ -202,16 +205,6 @@ def _pick(values: tuple[str, ...] | list[str], idx: np.ndarray) -> pl.Series:
     return pl.Series(list(values), dtype=pl.String).gather(idx)
 
 
-def _epoch_days(d: date) -> int:
-    return (d - date(1970, 1, 1)).days
-
-
-def _month_start_days(month_index: np.ndarray) -> np.ndarray:
-    """Days since 1970-01-01 of day 1 of month ``year * 12 + month - 1``."""
-    since_epoch = np.asarray(month_index, dtype=np.int64) - 1970 * 12
-    return since_epoch.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-
-
 def _ascii(text: str) -> str:
     table = str.maketrans("áéíóúÁÉÍÓÚñÑüÜ'", "aeiouAEIOUnNuU ")
     return text.translate(table).lower().replace(" ", "")
@@ -232,10 +225,6 @@ def _fill(template: str, values: dict[str, pl.Series], length: int) -> pl.Series
     if rest:
         parts.append(pl.lit(rest))
     return pl.select(pl.concat_str(parts)).to_series()
-
-
-def _dates(days: np.ndarray) -> pl.Series:
-    return pl.Series(np.asarray(days, dtype=np.int32)).cast(pl.Date)
 
 
 # --------------------------------------------------------------------------- topology
@@ -362,7 +351,6 @@ def generate(spec: DemoSpec) -> DemoData:
             cal=cal,
             reading_day=topo.cycles["reading_day"].to_numpy().astype(np.int64),
             billed_periods=spec.billed_periods,
-            days=_dates,
         )
         numbers = frame["account_number"]
         history.readings = history.readings.with_columns(

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from .days import dates, month_start_days
+
 HISTORY_PERIODS = 6
 
 # observation codes (caudal.metering.models.Observation) drawn for readings not taken
@@ -61,9 +63,7 @@ def build_history(
     cal: Any,
     reading_day: np.ndarray,
     billed_periods: int,
-    days: Any,
 ) -> History:
-    """``days(epoch_days_array) -> pl.Series`` converts day numbers to dates."""
     n = cycle.size
     span = billed_periods + HISTORY_PERIODS
     step = cal.step
@@ -100,7 +100,7 @@ def build_history(
     shown = value
     month = period_month(cal, cycle[acct], offset)
     last_month = month + step - 1
-    read_day = _month_days(last_month) + np.minimum(
+    read_day = month_start_days(last_month) + np.minimum(
         reading_day[cycle[acct]] - 1 + rng.integers(0, 5, acct.size), 27
     )
     readings = pl.DataFrame(
@@ -113,7 +113,7 @@ def build_history(
             "value": pl.Series(shown).set(pl.Series(not_read), None),
             "true_value": value,
             "consumption": volume,
-            "read_on": days(read_day),
+            "read_on": dates(read_day),
             "observation": pl.Series(observation.astype(str), dtype=pl.String),
         }
     )
@@ -138,7 +138,7 @@ def build_history(
                 "acct": p_acct,
                 "period": month_code(period_month(cal, cycle[p_acct], p_offset)),
                 "offset": p_offset,
-                "paid_on": days(paid_on),
+                "paid_on": dates(paid_on),
                 "paid": paid,
             }
         )
@@ -146,8 +146,3 @@ def build_history(
         .drop("paid")
     )
     return History(readings=readings, payments=payments)
-
-
-def _month_days(month_index: np.ndarray) -> np.ndarray:
-    since_epoch = np.asarray(month_index, dtype=np.int64) - 1970 * 12
-    return since_epoch.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
