@@ -300,6 +300,26 @@ class Errors:
                 .cast(ERROR_SCHEMA)  # type: ignore[arg-type]
             )
 
+    def add_rows(
+        self,
+        frame: pl.DataFrame,
+        column: str,
+        reason: pl.Expr,
+        value: pl.Expr | None = None,
+    ) -> None:
+        """One error per row of ``frame`` (rows already found bad): ``reason`` names what
+        is wrong, the value shown is ``column``'s unless ``value`` is given."""
+        if frame.height:
+            self.add_frame(
+                frame.select(
+                    IDX,
+                    LINE,
+                    pl.lit(column).alias("column"),
+                    reason.alias("reason"),
+                    (value if value is not None else pl.col(column)).alias("value"),
+                )
+            )
+
     def frame(self) -> pl.DataFrame:
         if not self.parts:
             return pl.DataFrame(schema=ERROR_SCHEMA)

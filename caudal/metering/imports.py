@@ -247,31 +247,14 @@ def _duplicates(frame: pl.DataFrame, errors: Errors) -> None:
     dup = keyed.join(first, on=["account_number", "period"]).filter(
         pl.col(LINE) != pl.col("__first")
     )
-    if dup.height:
-        errors.add_frame(
-            dup.select(
-                IDX,
-                LINE,
-                pl.lit("account_number").alias("column"),
-                fmt(
-                    _(
-                        "fila repetida: el suministro ya aparece en la línea %(line)s para %(period)s"
-                    ),
-                    line=pl.col("__first"),
-                    period=pl.col("period"),
-                ).alias("reason"),
-                pl.col("account_number").alias("value"),
-            )
-        )
-
-
-def _error_rows(frame: pl.DataFrame, column: str, reason: pl.Expr) -> pl.DataFrame:
-    return frame.select(
-        IDX,
-        LINE,
-        pl.lit(column).alias("column"),
-        reason.alias("reason"),
-        pl.col(column).alias("value"),
+    errors.add_rows(
+        dup,
+        "account_number",
+        fmt(
+            _("fila repetida: el suministro ya aparece en la línea %(line)s para %(period)s"),
+            line=pl.col("__first"),
+            period=pl.col("period"),
+        ),
     )
 
 
@@ -299,12 +282,10 @@ class ReadingsImport:
             },
         )
         f = f.join(accounts, on="account_number", how="left")
-        self.errors.add_frame(
-            _error_rows(
-                f.filter(pl.col("account_id").is_null() & pl.col("account_number").is_not_null()),
-                "account_number",
-                fmt(_("el suministro %(n)s no existe"), n=pl.col("account_number")),
-            )
+        self.errors.add_rows(
+            f.filter(pl.col("account_id").is_null() & pl.col("account_number").is_not_null()),
+            "account_number",
+            fmt(_("el suministro %(n)s no existe"), n=pl.col("account_number")),
         )
         ids = f["account_id"].drop_nulls().unique().to_list()
         meters = (
@@ -328,28 +309,22 @@ class ReadingsImport:
         )
         f = f.join(meters, on="account_id", how="left")
         known = f.filter(pl.col("account_id").is_not_null())
-        self.errors.add_frame(
-            _error_rows(
-                known.filter(pl.col("meter_id").is_null()),
-                "account_number",
-                fmt(
-                    _("el suministro %(n)s no tiene medidor instalado"), n=pl.col("account_number")
-                ),
-            )
+        self.errors.add_rows(
+            known.filter(pl.col("meter_id").is_null()),
+            "account_number",
+            fmt(_("el suministro %(n)s no tiene medidor instalado"), n=pl.col("account_number")),
         )
-        self.errors.add_frame(
-            _error_rows(
-                known.filter(
-                    pl.col("value__v").is_not_null()
-                    & pl.col("digits").is_not_null()
-                    & (pl.col("value__v") >= pl.lit(10).pow(pl.col("digits")))
-                ),
-                "reading",
-                fmt(
-                    _("la lectura tiene más dígitos que el medidor (%(d)s)"),
-                    d=pl.col("digits"),
-                ),
-            )
+        self.errors.add_rows(
+            known.filter(
+                pl.col("value__v").is_not_null()
+                & pl.col("digits").is_not_null()
+                & (pl.col("value__v") >= pl.lit(10).pow(pl.col("digits")))
+            ),
+            "reading",
+            fmt(
+                _("la lectura tiene más dígitos que el medidor (%(d)s)"),
+                d=pl.col("digits"),
+            ),
         )
         periods = f["period"].drop_nulls().unique().to_list()
         calendars = fetch_frame(
@@ -374,30 +349,26 @@ class ReadingsImport:
             .alias("cycle_code")
         )
         valid_period = pl.col("period_start").is_not_null() & pl.col("account_id").is_not_null()
-        self.errors.add_frame(
-            _error_rows(
-                f.filter(valid_period & pl.col("__cal").is_null()),
-                "period",
-                fmt(
-                    _(
-                        "el suministro no está en el calendario del periodo: su ciclo %(c)s "
-                        "no tiene calendario de lectura para %(p)s"
-                    ),
-                    c=pl.col("cycle_code"),
-                    p=pl.col("period"),
+        self.errors.add_rows(
+            f.filter(valid_period & pl.col("__cal").is_null()),
+            "period",
+            fmt(
+                _(
+                    "el suministro no está en el calendario del periodo: su ciclo %(c)s "
+                    "no tiene calendario de lectura para %(p)s"
                 ),
-            )
+                c=pl.col("cycle_code"),
+                p=pl.col("period"),
+            ),
         )
-        self.errors.add_frame(
-            _error_rows(
-                f.filter(valid_period & pl.col("closed").fill_null(False)),
-                "period",
-                fmt(
-                    _("el periodo %(p)s está cerrado para el ciclo %(c)s"),
-                    p=pl.col("period"),
-                    c=pl.col("cycle_code"),
-                ),
-            )
+        self.errors.add_rows(
+            f.filter(valid_period & pl.col("closed").fill_null(False)),
+            "period",
+            fmt(
+                _("el periodo %(p)s está cerrado para el ciclo %(c)s"),
+                p=pl.col("period"),
+                c=pl.col("cycle_code"),
+            ),
         )
         usernames = f["reader"].drop_nulls().unique().to_list()
         users = pl.DataFrame(
@@ -410,12 +381,10 @@ class ReadingsImport:
             orient="row",
         )
         f = f.join(users, on="reader", how="left")
-        self.errors.add_frame(
-            _error_rows(
-                f.filter(pl.col("reader").is_not_null() & pl.col("reader_id").is_null()),
-                "reader",
-                fmt(_("no existe el usuario %(u)s"), u=pl.col("reader")),
-            )
+        self.errors.add_rows(
+            f.filter(pl.col("reader").is_not_null() & pl.col("reader_id").is_null()),
+            "reader",
+            fmt(_("no existe el usuario %(u)s"), u=pl.col("reader")),
         )
         self.frame = f
 
@@ -472,20 +441,16 @@ class ReadingsImport:
         f = f.join(stored, on=["account_id", "period"], how="left")
         labels = {str(k): str(v) for k, v in ReadingStatus.choices}
         decided = f.filter(pl.col("stored_status").is_in([str(s) for s in DECIDED]))
-        self.errors.add_frame(
-            _error_rows(
-                decided,
-                "reading",
-                fmt(
-                    _(
-                        "la lectura de este periodo ya fue decidida en la crítica (%(s)s); "
-                        "no se sobrescribe"
-                    ),
-                    s=pl.col("stored_status").replace_strict(
-                        labels, default=pl.col("stored_status")
-                    ),
+        self.errors.add_rows(
+            decided,
+            "reading",
+            fmt(
+                _(
+                    "la lectura de este periodo ya fue decidida en la crítica (%(s)s); "
+                    "no se sobrescribe"
                 ),
-            )
+                s=pl.col("stored_status").replace_strict(labels, default=pl.col("stored_status")),
+            ),
         )
         f = f.with_columns(
             pl.col("lat__f").round(6).alias("lat__v"), pl.col("lon__f").round(6).alias("lon__v")
