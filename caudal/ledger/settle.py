@@ -7,7 +7,9 @@ open amount of one bill, for the case where the payment is known to belong to th
 (the demo's history; a bank file whose lines reference a bill). Blocked items are never
 paid (the same rule as the single action). One audit event for the whole batch.
 
-The write runs in the caller's transaction (or one of its own) and is all-or-nothing.
+The write runs in the caller's transaction (or one of its own) and is all-or-nothing. It
+locks the accounts' rows first and numbers its rows as the billing run does
+(``bulk.lock_accounts``, ``bulk.reserve_many``), so on PostgreSQL it takes no table lock.
 """
 
 from __future__ import annotations
@@ -25,14 +27,24 @@ from caudal.cadastre.imports import (
     bulk_update,
     db_datetime,
     fetch_frame,
-    keys_condition,
     keys_param,
-    lock_tables,
-    reserve_ids,
 )
+
+from .bulk import ids_condition, lock_accounts, reserve_many
 
 #: Documents looked up per query (bounded parameter size).
 LOOKUP_CHUNK = 200_000
+
+
+def _accounts_of(cursor: Any, document_ids: list[int]) -> list[int]:
+    found: set[int] = set()
+    for start in range(0, len(document_ids), LOOKUP_CHUNK):
+        cursor.execute(
+            "SELECT DISTINCT account_id FROM ledger_document WHERE " + ids_condition("id"),
+            [keys_param(document_ids[start : start + LOOKUP_CHUNK])],
+        )
+        found.update(row[0] for row in cursor.fetchall())
+    return sorted(found)
 
 
 def _open_debits(cursor: Any, document_ids: list[int]) -> pl.DataFrame:
@@ -44,7 +56,7 @@ def _open_debits(cursor: Any, document_ids: list[int]) -> pl.DataFrame:
                 cursor,
                 "SELECT i.id, i.account_id, i.document_id, i.open_amount, d.reference "
                 "FROM ledger_openitem i JOIN ledger_document d ON d.id = i.document_id "
-                f"WHERE {keys_condition('i.document_id')} AND i.side = 'D' "
+                f"WHERE {ids_condition('i.document_id')} AND i.side = 'D' "
                 "AND i.open_amount > 0 AND NOT i.blocked",
                 [keys_param(keys)],
                 {
@@ -107,8 +119,10 @@ def _pay(
     reason: str,
 ) -> dict[str, int]:
     with transaction.atomic(), bulk_session(), connection.cursor() as cursor:
-        lock_tables(cursor, ["ledger_document", "ledger_documentline", "ledger_openitem"])
-        debits = _open_debits(cursor, wanted["document_id"].unique().sort().to_list())
+        document_ids = wanted["document_id"].unique().sort().to_list()
+        # the first lock of every ledger writer: the accounts' rows, in id order
+        lock_accounts(cursor, _accounts_of(cursor, document_ids))
+        debits = _open_debits(cursor, document_ids)
         if debits.height == 0:
             return counts
         debits = debits.join(wanted, on="document_id", how="inner")
@@ -123,13 +137,15 @@ def _pay(
             .sort("document_id")
         )
         n = docs.height
-        pay_start = reserve_ids(cursor, "ledger_document", n)
-        line_start = reserve_ids(cursor, "ledger_documentline", n)
-        item_start = reserve_ids(cursor, "ledger_openitem", n)
+        pay_ids = reserve_many(cursor, "ledger_document", n)
         docs = docs.with_columns(
-            (pl.int_range(n, dtype=pl.Int64) + pay_start).alias("pay_id"),
-            (pl.int_range(n, dtype=pl.Int64) + line_start).alias("line_id"),
-            (pl.int_range(n, dtype=pl.Int64) + item_start).alias("credit_id"),
+            pl.Series("pay_id", list(pay_ids), dtype=pl.Int64),
+            pl.Series(
+                "line_id", list(reserve_many(cursor, "ledger_documentline", n)), dtype=pl.Int64
+            ),
+            pl.Series(
+                "credit_id", list(reserve_many(cursor, "ledger_openitem", n)), dtype=pl.Int64
+            ),
             (pl.lit(reference_prefix) + pl.col("reference")).str.slice(0, 64).alias("pay_ref"),
         )
         now = db_datetime(timezone.now())
@@ -216,7 +232,7 @@ def _pay(
             actor=actor,
             action="ledger.pay_documents",
             object_type="ledger.document",
-            after={**counts, "source": source, "first_payment": pay_start},
+            after={**counts, "source": source, "first_payment": pay_ids[0]},
             reason=text,
         )
     return counts
