@@ -143,6 +143,11 @@ def test_read_online_then_offline_then_sync(phone, field_data):  # type: ignore[
 
     # offline: the reading is queued on the phone
     context.set_offline(True)
+    # Chromium's offline emulation does not always hold for a page served by the service
+    # worker after a reload; refuse the sync endpoint too, as a dead network would.
+    context.route(
+        "**/lecturas/campo/sincronizar/", lambda route: route.abort("internetdisconnected")
+    )
     page.wait_for_function("document.getElementById('net').dataset.state === 'offline'")
     page.fill("#value", "1091")
     page.select_option("#observation", "leak")
@@ -166,6 +171,7 @@ def test_read_online_then_offline_then_sync(phone, field_data):  # type: ignore[
     assert len(current_readings()) == 1
 
     # back online: the queue is sent on the "online" event
+    context.unroute("**/lecturas/campo/sincronizar/")
     context.set_offline(False)
     wait_for_rows(page, 2)
     page.wait_for_function("document.getElementById('queue-count').textContent === '0'")
