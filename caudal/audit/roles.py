@@ -17,7 +17,10 @@ What each role can do today (the pages that check these permissions live in ``ca
 - ``billing_analyst`` (and ``manager``): the reading calendar, critique, billing runs,
   print batches and tariff imports; ``field_supervisor``: reading progress, route sheets
   and print batches; every office role: bills on the 360 page and the tariff versions;
-- ``field_worker``: the mobile reading page of their routes (``metering.read_meters``).
+- ``field_worker``: the mobile reading page of their routes (``metering.read_meters``);
+- ``cashier``: the cash desk (``collection.take_payments``); ``cash_supervisor`` and
+  ``manager``: cash sessions, centres and their API keys, daily settlements, deposits, bank
+  file imports; collection reports for them and for the cartera, collections and audit roles.
 """
 
 from __future__ import annotations
@@ -60,6 +63,19 @@ BILLING_WORK = frozenset(
     }
 )
 
+# Collections: the cashier takes payments; the supervisor (and the manager) reviews cash
+# sessions, closes and settles the centres' days, manages centres and keys, imports files.
+CASH_DESK = frozenset({"collection.take_payments", "collection.view_collections"})
+COLLECTION_WORK = frozenset(
+    {
+        "collection.take_payments",
+        "collection.supervise_cash",
+        "collection.manage_centres",
+        "collection.import_payments",
+        "collection.view_collections",
+    }
+)
+
 ROLES: dict[str, Role] = {
     "manager": (
         "Gerencia comercial",
@@ -68,12 +84,17 @@ ROLES: dict[str, Role] = {
         | VIEW_RECORDS
         | BILLS
         | BILLING_WORK
+        | COLLECTION_WORK
         | _perms("cadastre", ["view", "add", "change", "delete"], CONFIG_MODELS),
     ),
-    "cartera_analyst": ("Analista de cartera", OFFICE | BILLS),
+    "cartera_analyst": ("Analista de cartera", OFFICE | BILLS | {"collection.view_collections"}),
     "billing_analyst": ("Analista de facturación", OFFICE | BILLS | BILLING_WORK),
-    "cashier": ("Cajero / centro de recaudo", OFFICE | BILLS),
-    "collections_officer": ("Gestor de cobranza", OFFICE | BILLS),
+    "cashier": ("Cajero / centro de recaudo", OFFICE | BILLS | CASH_DESK),
+    "cash_supervisor": ("Supervisor de recaudación", OFFICE | BILLS | COLLECTION_WORK),
+    "collections_officer": (
+        "Gestor de cobranza",
+        OFFICE | BILLS | {"collection.view_collections"},
+    ),
     "field_supervisor": (
         "Supervisor de campo",
         OFFICE | BILLS | READING_SUPERVISION | {"billing.print_bills"},
@@ -86,7 +107,7 @@ ROLES: dict[str, Role] = {
         | OVERSIGHT
         | VIEW_RECORDS
         | BILLS
-        | {"metering.supervise_reading"}
+        | {"metering.supervise_reading", "collection.view_collections"}
         | _perms("cadastre", ["view"], CONFIG_MODELS),
     ),
 }

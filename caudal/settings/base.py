@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "caudal.tariffs",
     "caudal.metering",
     "caudal.billing",
+    "caudal.collection",
     "caudal.web",
     # Django admin, opened by role (web.access_admin) as well as is_staff; listed after
     # caudal.web so that the web app's admin/base_site.html (Caudal colours) wins.
