@@ -178,11 +178,40 @@ def test_clearing_cut_debt_records_reconnection_once(owing):
 def test_api_keys_issue_authenticate_rotate_revoke(db):
     centre = make_centre()
     key, raw = actions.do_issue_key(centre, label="sistema", actor="admin")
-    assert actions.authenticate(raw).centre == centre
+    first = actions.authenticate(raw)
+    assert first is not None and first.centre == centre
     assert actions.authenticate(raw[:-1] + ("A" if raw[-1] != "A" else "B")) is None
     assert actions.authenticate("garbage") is None
     new, new_raw = actions.do_rotate_key(key, actor="admin")
     assert actions.authenticate(raw) is None
-    assert actions.authenticate(new_raw).pk == new.pk
+    found = actions.authenticate(new_raw)
+    assert found is not None and found.pk == new.pk
     actions.do_revoke_key(new, actor="admin")
     assert actions.authenticate(new_raw) is None
+
+
+def test_close_day_freezes_payments_and_computes_commission(owing):
+    from caudal.collection.settlement import do_close_day, do_register_deposit
+
+    centre = make_centre(amount_rule=AmountRule.ANY, fixed=50, rate="0.01", minimum=80)
+    ok = actions.do_post_centre_payment(
+        centre=centre, reference=owing.number, amount=10_000, actor="c"
+    )
+    gone = actions.do_post_centre_payment(
+        centre=centre, reference=owing.number, amount=1_000, actor="c"
+    )
+    actions.do_reverse_payment(gone.payment.pk, reason="error de digitación", actor="c")
+    today = timezone.localdate()
+    settlement = do_close_day(centre, today, actor="c")
+    # 10,000 → 50 + 100 = 150; the reversed payment earns nothing.
+    assert (settlement.payments, settlement.collected, settlement.reversals) == (1, 10_000, 1)
+    assert settlement.commission == 150 and settlement.expected_deposit == 10_000
+    with pytest.raises(errors.PaymentRefused) as exc:
+        actions.do_reverse_payment(ok.payment.pk, reason="tarde", actor="c")
+    assert exc.value.code == errors.DAY_CLOSED
+    with pytest.raises(errors.PaymentRefused):
+        do_close_day(centre, today, actor="c")
+    settled = do_register_deposit(
+        settlement, amount=9_900, deposited_at=settlement.deposit_due_at, actor="sup"
+    )
+    assert settled.status == "difference"
