@@ -23,6 +23,8 @@ reversal sets ``status`` and ``reversal_document`` (the ledger reversal is a new
 
 from __future__ import annotations
 
+from datetime import time
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -74,7 +76,7 @@ class Centre(models.Model):
     )
     deposit_account = models.CharField(_("cuenta de depósito"), max_length=40, blank=True)
     deposit_days = models.PositiveSmallIntegerField(_("días para depositar"), default=1)
-    deposit_time = models.TimeField(_("hora límite de depósito"), default="10:30")
+    deposit_time = models.TimeField(_("hora límite de depósito"), default=time(10, 30))
     active = models.BooleanField(_("activo"), default=True)
     created_at = models.DateTimeField(_("registrado"), auto_now_add=True)
 
