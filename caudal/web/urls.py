@@ -25,4 +25,5 @@ urlpatterns = [
     path("", include("caudal.web.metering.urls")),
     path("", include("caudal.web.billing.urls")),
     path("", include("caudal.web.tariffs.urls")),
+    path("", include("caudal.web.collection.urls")),
 ]

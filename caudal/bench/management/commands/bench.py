@@ -34,6 +34,8 @@ BENCH_MODULES = [
     "caudal.bench.bill_benches",
     "caudal.bench.critique_benches",
     "caudal.bench.reading_benches",
+    "caudal.bench.payment_file_benches",
+    "caudal.bench.payment_api_benches",
 ]
 
 

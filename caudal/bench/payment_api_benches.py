@@ -1,0 +1,1 @@
+"""Collection benchmarks (issue 4); filled in by the collection work."""
