@@ -7,6 +7,7 @@ Every write goes through the collection actions with the actor ``api:<centre>:<p
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -16,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Header, Path, Query, Router, Schema
 from ninja.responses import Status
-from pydantic import ConfigDict
+from pydantic import BeforeValidator, ConfigDict
 
 from caudal.api.common import ErrorOut, actor_of
 from caudal.cadastre.models import Customer, UtilitySettings
@@ -40,7 +41,20 @@ TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 KEY_PATTERN = r"^[\x21-\x7e]{1,80}$"
 MAX_AMOUNT = 10**12  # minor units: 10 000 million in major units, far above any payment
 MAX_ID = 2**63 - 1
+#: The API settles no day before this one (nor any future day: the action refuses those).
+FIRST_DAY = date(2000, 1, 1)
 
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: object) -> object:
+    """Dates only as ``YYYY-MM-DD`` (pydantic alone would take ``0`` as 1970-01-01)."""
+    if isinstance(value, date) or (isinstance(value, str) and ISO_DATE.fullmatch(value)):
+        return value
+    raise ValueError("fecha en formato AAAA-MM-DD")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 Reference = Annotated[str, Path(pattern=REFERENCE_PATTERN, max_length=48)]
 PaymentId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
@@ -142,7 +156,7 @@ class ReversalIn(Schema):
 class SettlementIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    date: date
+    date: IsoDate
 
 
 class SettlementOut(Schema):
@@ -425,7 +439,7 @@ def get_payment(request: HttpRequest, payment_id: PaymentId) -> PaymentOut:
 )
 def list_payments(
     request: HttpRequest,
-    day: Annotated[date | None, Query(alias="date")] = None,
+    day: Annotated[IsoDate | None, Query(alias="date")] = None,
     after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> PaymentListOut:
@@ -479,6 +493,11 @@ def reverse_payment(request: HttpRequest, payment_id: PaymentId, payload: Revers
 )
 def close_day(request: HttpRequest, payload: SettlementIn) -> Status:
     centre = _centre(request)
+    if payload.date < FIRST_DAY:
+        raise errors.PaymentRefused(
+            errors.INVALID,
+            _("No se liquidan días anteriores al %(d)s.") % {"d": FIRST_DAY.isoformat()},
+        )
     row = settlement.do_close_day(centre, payload.date, actor=actor_of(request))
     return Status(201, _settlement_out(row, centre))
 
@@ -489,7 +508,7 @@ def close_day(request: HttpRequest, payload: SettlementIn) -> Status:
     summary="Liquidación de un día del centro",
     operation_id="get_settlement",
 )
-def get_settlement(request: HttpRequest, day: date) -> SettlementOut:
+def get_settlement(request: HttpRequest, day: Annotated[IsoDate, Path()]) -> SettlementOut:
     centre = _centre(request)
     row = DailySettlement.objects.filter(centre_id=centre.pk, day=day).first()
     if row is None:
