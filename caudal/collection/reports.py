@@ -51,7 +51,6 @@ from .models import (
     Payment,
     PaymentMethod,
     PaymentStatus,
-    SettlementStatus,
 )
 from .settlement import commission_expression, terms, terms_dict
 
@@ -426,7 +425,6 @@ def commission_report(
     month = Period.parse(period) if isinstance(period, str) else Period(period.year, period.month)
     util = utility or UtilitySettings.current()
     days: dict[date, dict[str, Any]] = {}
-    labels = dict(SettlementStatus.choices)
     for s in DailySettlement.objects.filter(
         centre_id=centre.pk, day__gte=month.start, day__lte=month.end
     ).values("day", "payments", "collected", "reversals", "commission", "status"):
@@ -470,7 +468,7 @@ def commission_report(
             reversals=int(d["reversals"]),
             commission=int(d["commission"]),
             status=d["status"],
-            status_label=str(labels.get(d["status"], _("Sin liquidar"))),
+            status_label=_("Sin liquidar") if d["status"] == "open" else _("Liquidado"),
             provisional=bool(d["provisional"]),
         )
         for d in sorted(days.values(), key=lambda x: x["day"])
@@ -528,6 +526,15 @@ def dimension_labels() -> dict[str, str]:
     }
 
 
+def channel_labels() -> dict[str, str]:
+    """Short names of the channels (a centre's kind) for report columns."""
+    return {
+        CentreKind.OFFICE: _("Caja propia"),
+        CentreKind.CAR: _("Centros autorizados (CAR)"),
+        CentreKind.BANK: _("Bancos"),
+    }
+
+
 class ReportError(DomainError):
     """Bad report parameters; the message is Spanish."""
 
@@ -574,7 +581,7 @@ def recaudo(
         .annotate(payments=Count("id"), amount=Sum("amount"))
         .order_by("payment_date", key)
     )
-    fixed = {**dict(CentreKind.choices), **dict(UseCategory.choices)}
+    fixed = {**channel_labels(), **dict(UseCategory.choices)}
     data = {
         "day": [r["payment_date"] for r in rows],
         "key": [str(r[key]) for r in rows],
@@ -762,6 +769,9 @@ def recaudo_month_pdf(report: RecaudoMonth) -> bytes:
             "sections": sections,
             "days": days,
             "total": {"payments": f"{report.payments:,}", "amount": money(report.amount, cur)},
+            "average": money(report.amount // report.days.height, cur)
+            if report.days.height
+            else "—",
             "symbol": CURRENCY_SYMBOL.get(cur, cur),
             "kind": dict(CentreKind.choices).get(report.kind or "", ""),
             "generated": report.generated_at.strftime("%d/%m/%Y %H:%M"),

@@ -47,8 +47,8 @@ def test_create_centre_converts_units_and_audits(utility):
     assert centre.deposit_time == time(10, 30) and centre.deposit_days == 1
     event = AuditEvent.objects.get(action="collection.create_centre")
     assert event.actor_label == "jefa"
-    assert event.after["commission_rate"] == "0.01500"
-    assert event.after["deposit_time"] == "10:30"
+    assert (event.after or {})["commission_rate"] == "0.01500"
+    assert (event.after or {})["deposit_time"] == "10:30"
     assert event.before is None
 
 
