@@ -94,7 +94,7 @@ def _lock(session: CashierSession | int) -> CashierSession:
     return row
 
 
-def open_session_of(cashier_id: int) -> CashierSession | None:
+def open_session_of(cashier_id: int | None) -> CashierSession | None:
     """The cashier's open session, with its point and centre, or None."""
     return (
         CashierSession.objects.select_related("point__centre")
