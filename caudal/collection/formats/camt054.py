@@ -662,7 +662,7 @@ def write(
         keyed: dict[tuple[date, str], list[dict[str, Any]]] = {}
         for row in rows:
             keyed.setdefault((row["paid_on"], row["method"]), []).append(row)
-        groups = [keyed[key] for key in sorted(keyed)]
+        groups = list(keyed.values())  # in order of first appearance
     else:
         groups = [[row] for row in rows]
 
