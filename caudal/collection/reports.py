@@ -31,7 +31,7 @@ from typing import Any
 
 import polars as pl
 from django.conf import settings
-from django.db.models import BigIntegerField, Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import BigIntegerField, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models import Value as V
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
@@ -204,8 +204,9 @@ class SettlementRow:
         return self.late or self.difference is not None or self.outside > 0
 
 
-#: ``flag`` values of :func:`settlement_rows` (``problem`` = late, difference or outside).
-FLAGS = ("late", "difference", "pending", "outside", "problem")
+#: ``flag`` values of :func:`settlement_rows` (``problem`` = late, difference or outside;
+#: ``undeposited`` = a deposit is owed and not registered, due or not).
+FLAGS = ("late", "difference", "pending", "undeposited", "outside", "problem")
 
 
 def _with_outside(qs: QuerySet[DailySettlement]) -> QuerySet[DailySettlement]:
@@ -236,6 +237,7 @@ def _flag_q(flag: str, now: datetime) -> Q:
         "late": late,
         "difference": difference,
         "pending": no_deposit & Q(deposit_due_at__gte=now),
+        "undeposited": no_deposit,
         "outside": outside,
         "problem": late | difference | outside,
     }.get(flag, Q())
@@ -298,6 +300,50 @@ def settlement_flags(s: DailySettlement, *, now: datetime | None = None) -> Sett
     """The flags of one settlement."""
     got = _with_outside(DailySettlement.objects.filter(pk=s.pk)).first()
     return _row(s, now or timezone.now(), int(getattr(got, "outside", 0) or 0))
+
+
+@dataclass
+class UnclosedDay:
+    centre_id: int
+    code: str
+    name: str
+    day: date
+    payments: int
+    amount: int
+
+
+def unclosed_days(*, today: date | None = None, limit: int = 50) -> tuple[list[UnclosedDay], int]:
+    """Past days with posted payments that no settlement holds and no settlement exists
+    for (what ``caudal close-days`` would close), oldest first; and how many there are."""
+    on = today or timezone.localdate()
+    qs = (
+        Payment.objects.filter(
+            settlement__isnull=True, payment_date__lt=on, status=PaymentStatus.POSTED
+        )
+        .exclude(
+            Exists(
+                DailySettlement.objects.filter(
+                    centre_id=OuterRef("centre_id"), day=OuterRef("payment_date")
+                )
+            )
+        )
+        .values("centre_id", "centre__code", "centre__name", "payment_date")
+        .annotate(n=Count("id"), a=Sum("amount"))
+        .order_by("payment_date", "centre__code")
+    )
+    rows = list(qs[: limit + 1])
+    total = len(rows) if len(rows) <= limit else qs.count()
+    return [
+        UnclosedDay(
+            centre_id=r["centre_id"],
+            code=r["centre__code"],
+            name=r["centre__name"],
+            day=r["payment_date"],
+            payments=int(r["n"]),
+            amount=int(r["a"]),
+        )
+        for r in rows[:limit]
+    ], total
 
 
 @dataclass

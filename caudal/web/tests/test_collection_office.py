@@ -1,0 +1,386 @@
+"""The collection office pages: home, centres and keys, days, settlements, deposits,
+files, reconnections, reports; and who may open each."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import openpyxl
+import pypdf
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from caudal.audit.models import AuditEvent
+from caudal.audit.roles import ROLES
+from caudal.collection import actions
+from caudal.collection.models import (
+    ApiKey,
+    Centre,
+    DailySettlement,
+    PaymentFile,
+    ReconnectionDue,
+    SettlementStatus,
+)
+from caudal.collection.settlement import do_close_day
+from caudal.collection.tests.test_reports import build_world
+from caudal.collection.tests.test_settlement import pay
+
+pytestmark = pytest.mark.django_db
+
+VIEWERS = {
+    "manager",
+    "cartera_analyst",
+    "cashier",
+    "cash_supervisor",
+    "collections_officer",
+    "auditor",
+    "superuser",
+}
+MANAGERS = {"manager", "cash_supervisor", "superuser"}  # collection.manage_centres
+SUPERVISORS = {"manager", "cash_supervisor", "superuser"}  # collection.supervise_cash
+ALL_ROLES = [*ROLES, "superuser"]
+
+
+@pytest.fixture
+def world(utility):  # type: ignore[no-untyped-def]
+    return build_world()
+
+
+def pages(w) -> dict[str, tuple[str, set[str]]]:  # type: ignore[no-untyped-def]
+    key = ApiKey.objects.filter(centre=w.car).first() or actions.do_issue_key(w.car, actor="t")[0]
+    point = w.car.points.first()
+    m = w.month.code
+    return {
+        "collection-home": ("/recaudacion/", VIEWERS),
+        "collection-centres": ("/recaudacion/centros/", MANAGERS),
+        "collection-centre-new": ("/recaudacion/centros/nuevo/", MANAGERS),
+        "collection-centre": ("/recaudacion/centros/CAR01/", MANAGERS),
+        "collection-centre-edit": ("/recaudacion/centros/CAR01/editar/", MANAGERS),
+        "collection-point-new": ("/recaudacion/centros/CAR01/puntos/nuevo/", MANAGERS),
+        "collection-point-edit": (f"/recaudacion/centros/CAR01/puntos/{point.pk}/", MANAGERS),
+        "collection-key-rotate": (f"/recaudacion/claves/{key.pk}/rotar/", MANAGERS),
+        "collection-key-revoke": (f"/recaudacion/claves/{key.pk}/revocar/", MANAGERS),
+        "collection-day": (f"/recaudacion/dias/CAR01/{w.d4.isoformat()}/", VIEWERS),
+        "collection-settlements": ("/recaudacion/liquidaciones/", VIEWERS),
+        "collection-files": ("/recaudacion/archivos/", VIEWERS),
+        "collection-reconnections": ("/recaudacion/reconexiones/", VIEWERS),
+        "collection-reports": ("/recaudacion/reportes/", VIEWERS),
+        "collection-commission": (f"/recaudacion/reportes/comisiones/?mes={m}", VIEWERS),
+        "collection-commission-pdf": (
+            f"/recaudacion/reportes/comisiones.pdf?mes={m}&centro=CAR01",
+            VIEWERS,
+        ),
+        "collection-commission-xlsx": (f"/recaudacion/reportes/comisiones.xlsx?mes={m}", VIEWERS),
+        "collection-recaudo": ("/recaudacion/reportes/recaudo/", VIEWERS),
+        "collection-recaudo-xlsx": ("/recaudacion/reportes/recaudo.xlsx?por=zone", VIEWERS),
+        "collection-recaudo-pdf": (f"/recaudacion/reportes/recaudo-mensual.pdf?mes={m}", VIEWERS),
+    }
+
+
+def test_every_page_by_role(world, login):
+    matrix = pages(world)
+    for role in ALL_ROLES:
+        client = login(role, username=f"u-{role}")
+        for name, (path, allowed) in matrix.items():
+            if name.endswith("-pdf") and role not in ("manager", "cashier"):
+                continue  # PDFs are slow: two roles are enough to prove their check
+            status = client.get(path).status_code
+            assert status == (200 if role in allowed else 403), (name, role, status)
+    anonymous = Client().get("/recaudacion/")
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith("/ingresar/")
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/recaudacion/liquidaciones/cerrar/", SUPERVISORS),
+        ("/recaudacion/centros/CAR01/claves/nueva/", MANAGERS),
+    ],
+)
+def test_posts_need_their_permission(world, login, path, allowed):
+    for role in ALL_ROLES:
+        if role in allowed:
+            continue
+        client = login(role, username=f"p-{role}")
+        assert (
+            client.post(path, {"centro": "CAR01", "dia": world.d5.isoformat()}).status_code == 403
+        )
+    assert not DailySettlement.objects.filter(day=world.d5).exists()
+    assert not ApiKey.objects.exists()
+    s = DailySettlement.objects.get(day=world.d3)
+    assert (
+        login("cashier", username="c2")
+        .post(f"/recaudacion/liquidaciones/{s.pk}/deposito/")
+        .status_code
+        == 403
+    )
+
+
+def test_home_figures(world, login):
+    today = timezone.localdate()
+    pay(world.car, world.home, 2_500, today)
+    pay(world.office, world.home, 1_000, today)
+    ReconnectionDue.objects.create(
+        account=world.home, document=world.late.document, cleared_on=today
+    )
+    client = login("cash_supervisor")
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get("/recaudacion/")
+    assert response.status_code == 200
+    assert len(ctx.captured_queries) <= 20
+    body = response.content.decode()
+    assert 'data-testid="today-amount">S/ 35.00<' in body
+    assert 'data-testid="pending-amount">S/ 153.33<' in body  # d3 12,000 + d4 3,333
+    assert 'data-testid="late-count">2<' in body
+    assert '<a href="/recaudacion/reconexiones/">1</a>' in body
+    assert 'data-centre="CAR01"' in body and "Abierto" in body
+    assert "1 pago fuera de la liquidación" in body
+    assert "4 días pasados sin liquidar" in body  # CAJA d3, BCO d4, CAR01 d5 and last month
+
+
+def test_create_centre_with_errors_then_ok(db, utility, login):
+    client = login("cash_supervisor")
+    bad = client.post(
+        "/recaudacion/centros/nuevo/",
+        {"code": "car 1", "name": "", "kind": "car", "amount_rule": "exact",
+         "commission_percent": "abc", "deposit_days": "1", "deposit_time": "10:30"},
+    )  # fmt: skip
+    body = bad.content.decode()
+    assert bad.status_code == 200
+    assert 'data-field="code"' in body and 'data-field="name"' in body
+    assert 'data-field="commission_percent"' in body and 'data-field="deposit_account"' in body
+    assert "Revise 4 campos: no se guardó nada." in body
+    assert 'value="car 1"' in body  # what was typed is kept
+    assert not Centre.objects.exists()
+    ok = client.post(
+        "/recaudacion/centros/nuevo/",
+        {"code": "car-norte", "name": "CAR Norte", "kind": "car", "amount_rule": "partial",
+         "commission_fixed": "0.50", "commission_percent": "1.2", "commission_minimum": "0",
+         "deposit_account": "001-555", "deposit_days": "1", "deposit_time": "10:30",
+         "active": "on"},
+    )  # fmt: skip
+    assert ok.status_code == 302 and ok["Location"] == "/recaudacion/centros/CAR-NORTE/"
+    centre = Centre.objects.get()
+    assert (centre.commission_fixed, str(centre.commission_rate), centre.active) == (
+        50,
+        "0.01200",
+        True,
+    )
+    assert not centre.commission_deducted  # unchecked box
+    detail = client.get(ok["Location"]).content.decode()
+    assert "S/ 0.50 por pago + 1,2 % del importe" in detail
+    edit = client.post(
+        "/recaudacion/centros/CAR-NORTE/editar/",
+        {**{k: v for k, v in [("code", "CAR-NORTE"), ("name", "CAR Norte 2"), ("kind", "car"),
+            ("amount_rule", "partial"), ("commission_fixed", "0.50"), ("commission_percent", "1.2"),
+            ("commission_minimum", "0"), ("deposit_account", "001-555"), ("deposit_days", "1"),
+            ("deposit_time", "10:30")]}},
+    )  # fmt: skip
+    assert edit.status_code == 302
+    centre.refresh_from_db()
+    assert centre.name == "CAR Norte 2" and not centre.active
+    event = AuditEvent.objects.get(action="collection.update_centre")
+    assert event.before == {"name": "CAR Norte", "active": True}
+
+
+def test_points(world, login):
+    client = login("manager")
+    new = client.post(
+        "/recaudacion/centros/CAR01/puntos/nuevo/",
+        {"code": "P09", "name": "Agencia Mercado Central", "address": "Jr. Ayacucho 245", "active": "on"},
+    )  # fmt: skip
+    assert new.status_code == 302
+    assert world.car.points.filter(code="P09", active=True).exists()
+    dup = client.post(
+        "/recaudacion/centros/CAR01/puntos/nuevo/", {"code": "p09", "name": "x", "active": "on"}
+    )
+    assert "ya tiene un punto de pago P09" in dup.content.decode()
+    other = world.bank.points.first()
+    assert client.get(f"/recaudacion/centros/CAR01/puntos/{other.pk}/").status_code == 404
+
+
+def test_key_shown_once_rotate_and_revoke(world, login):
+    client = login("cash_supervisor")
+    issued = client.post("/recaudacion/centros/CAR01/claves/nueva/", {"label": "servidor"})
+    assert issued.status_code == 200
+    assert "no-store" in issued["Cache-Control"]
+    body = issued.content.decode()
+    raw = body.split('data-testid="raw-key">')[1].split("<")[0]
+    assert raw.startswith("cau_") and "No se vuelve a mostrar" in body
+    assert 'id="copy-key"' in body
+    key = actions.authenticate(raw)
+    assert key is not None and key.centre == world.car
+    detail = client.get("/recaudacion/centros/CAR01/").content.decode()
+    assert raw not in detail and f"cau_{key.prefix}_…" in detail
+    assert "nunca" not in detail.split(f'data-key="{key.prefix}"')[1].split("</tr>")[0]
+
+    confirm = client.get(f"/recaudacion/claves/{key.pk}/rotar/")
+    assert "Sí, rotar la clave" in confirm.content.decode()
+    assert actions.authenticate(raw) is not None  # a GET changes nothing
+    rotated = client.post(f"/recaudacion/claves/{key.pk}/rotar/")
+    new_raw = rotated.content.decode().split('data-testid="raw-key">')[1].split("<")[0]
+    assert new_raw != raw and actions.authenticate(raw) is None
+    new = actions.authenticate(new_raw)
+    assert new is not None
+
+    assert (
+        "Sí, revocar la clave"
+        in client.get(f"/recaudacion/claves/{new.pk}/revocar/").content.decode()
+    )
+    revoked = client.post(f"/recaudacion/claves/{new.pk}/revocar/", {"reason": "fin del contrato"})
+    assert revoked.status_code == 302
+    assert actions.authenticate(new_raw) is None
+    event = AuditEvent.objects.filter(action="collection.revoke_key").latest("pk")
+    assert event.reason == "fin del contrato"
+    again = client.post(f"/recaudacion/claves/{new.pk}/rotar/")
+    assert again.status_code == 302  # a revoked key is not rotated
+
+
+def test_close_a_day_and_register_its_deposit(world, login):
+    client = login("cash_supervisor")
+    day = client.get(f"/recaudacion/dias/CAR01/{world.d5.isoformat()}/").content.decode()
+    assert "Sin liquidar" in day and "Liquidar el día" in day
+    closed = client.post(
+        "/recaudacion/liquidaciones/cerrar/", {"centro": "CAR01", "dia": world.d5.isoformat()}
+    )
+    assert closed.status_code == 302
+    assert closed["Location"] == f"/recaudacion/dias/CAR01/{world.d5.isoformat()}/"
+    s = DailySettlement.objects.get(centre=world.car, day=world.d5)
+    assert s.payments == 1 and s.closed_by_label == "cash_supervisor"
+    twice = client.post(
+        "/recaudacion/liquidaciones/cerrar/", {"centro": "CAR01", "dia": world.d5.isoformat()},
+        follow=True,
+    )  # fmt: skip
+    assert "ya está liquidado" in twice.content.decode()
+
+    url = f"/recaudacion/liquidaciones/{s.pk}/deposito/"
+    bad = client.post(url, {"monto": "10,000.00", "fecha": "", "hora": "25:00", "referencia": ""})
+    assert bad.status_code == 422
+    body = bad.content.decode()
+    for field in ("monto", "fecha", "hora", "referencia"):
+        assert f'data-field="{field}"' in body, field
+    future = timezone.localtime() + timedelta(days=1)
+    ahead = client.post(
+        url,
+        {"monto": "10.00", "fecha": future.date().isoformat(), "hora": "09:00", "referencia": "X"},
+    )
+    assert ahead.status_code == 422 and "posteriores a ahora" in ahead.content.decode()
+    done = client.post(
+        url,
+        {"monto": "9.50", "fecha": world.d5.isoformat(), "hora": "19:00", "referencia": "OP-1"},
+        follow=True,
+    )
+    s.refresh_from_db()
+    assert (s.deposited_amount, s.deposit_reference, s.status) == (
+        950,
+        "OP-1",
+        SettlementStatus.DIFFERENCE,
+    )
+    assert "Depósito registrado. Estado: Depósito con diferencia." in done.content.decode()
+
+
+def test_day_page_lists_payments_and_outside(world, login):
+    body = login("auditor").get(f"/recaudacion/dias/CAR01/{world.d4.isoformat()}/").content.decode()
+    assert "Fuera de la liquidación" in body
+    assert "se registró después de liquidar el día" in body
+    assert "Reversado" in body
+    assert 'data-testid="collected">S/ 40.33<' in body
+    assert "Registrar depósito" not in body  # the auditor only looks
+    assert login("cashier", username="cx").get("/recaudacion/dias/CAR01/nodate/").status_code == 404
+
+
+def test_settlements_filters(world, login):
+    client = login("cartera_analyst")
+    body = client.get("/recaudacion/liquidaciones/?marca=outside").content.decode()
+    assert body.count("data-settlement=") == 1
+    body = client.get("/recaudacion/liquidaciones/?centro=BCO").content.decode()
+    assert "No hay liquidaciones con estos filtros." in body
+    assert "Liquidar un día" not in body  # no supervise_cash
+    assert "4 días pasados con pagos siguen sin liquidar" in body
+
+
+def test_files_and_reconnections(world, login, make_user):
+    user = make_user("cash_supervisor", username="importer")
+    PaymentFile.objects.create(
+        centre=world.bank, format="asobancaria2001", file_name="BCO_20260305.txt",
+        sha256="a" * 64, records=1_200, total=9_876_543, imported_by=user,
+    )  # fmt: skip
+    ReconnectionDue.objects.create(
+        account=world.shop, document=world.late.document, cleared_on=world.d4
+    )
+    client = login("collections_officer")
+    files = client.get("/recaudacion/archivos/").content.decode()
+    assert "BCO_20260305.txt" in files and "S/ 98,765.43" in files and "Asobancaria 2001" in files
+    assert "1200" in files or "1,200" in files
+    assert (
+        "BCO_20260305.txt"
+        not in client.get("/recaudacion/archivos/?formato=camt054").content.decode()
+    )
+    rec = client.get("/recaudacion/reconexiones/").content.decode()
+    assert world.shop.number in rec and "Pendiente" in rec
+
+
+def test_reports_pages_and_downloads(world, login):
+    client = login("cartera_analyst")
+    m = world.month.code
+    summary = client.get(f"/recaudacion/reportes/comisiones/?mes={m}").content.decode()
+    assert "Resumen por centro" in summary and "CAR01" in summary
+    one = client.get(f"/recaudacion/reportes/comisiones/?mes={m}&centro=CAR01").content.decode()
+    assert 'data-testid="month-commission">S/ 4.73<' in one
+    assert client.get(f"/recaudacion/reportes/comisiones/?mes={m}&centro=NOPE").status_code == 404
+
+    pdf = client.get(f"/recaudacion/reportes/comisiones.pdf?mes={m}&centro=CAR01")
+    assert pdf["Content-Type"] == "application/pdf"
+    assert f'filename="comisiones_{m}_CAR01.pdf"' in pdf["Content-Disposition"]
+    text = pypdf.PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
+    assert "Aprobado por" in text
+    xlsx = client.get(f"/recaudacion/reportes/comisiones.xlsx?mes={m}")
+    assert openpyxl.load_workbook(io.BytesIO(xlsx.content)).sheetnames == ["BCO", "CAJA", "CAR01"]
+
+    start, end = world.month.start.isoformat(), world.month.end.isoformat()
+    page = client.get(f"/recaudacion/reportes/recaudo/?desde={start}&hasta={end}&por=category")
+    body = page.content.decode()
+    assert 'data-testid="total">S/ 410.33<' in body
+    assert 'data-key="commercial"' in body and "Comercial" in body
+    assert body.count("<tr>", body.index('id="day-table"')) >= 3
+    bad = client.get(f"/recaudacion/reportes/recaudo/?desde={end}&hasta={start}").content.decode()
+    assert "posterior" in bad
+    book = client.get(f"/recaudacion/reportes/recaudo.xlsx?desde={start}&hasta={end}&por=zone")
+    wb = openpyxl.load_workbook(io.BytesIO(book.content), data_only=True)
+    assert round(wb["Resumen"].cell(7, 4).value * 100) == 41_033
+    month_pdf = client.get(f"/recaudacion/reportes/recaudo-mensual.pdf?mes={m}&tipo=car")
+    assert (
+        "Informe mensual de recaudo"
+        in pypdf.PdfReader(io.BytesIO(month_pdf.content)).pages[0].extract_text()
+    )
+
+
+def test_closing_from_the_web_needs_a_valid_centre_and_day(world, login):
+    client = login("manager")
+    response = client.post(
+        "/recaudacion/liquidaciones/cerrar/", {"centro": "X", "dia": "2026-01-01"}, follow=True
+    )
+    assert "Indique el centro y el día" in response.content.decode()
+    future = (timezone.localdate() + timedelta(days=3)).isoformat()
+    response = client.post(
+        "/recaudacion/liquidaciones/cerrar/", {"centro": "CAR01", "dia": future}, follow=True
+    )
+    assert "día futuro" in response.content.decode()
+
+
+def test_home_for_a_utility_without_centres(db, utility, login):
+    body = login("auditor").get("/recaudacion/").content.decode()
+    assert "No hay centros de recaudo activos." in body
+
+
+def test_unsettled_day_closed_today_shows_on_home(world, login):
+    today = timezone.localdate()
+    pay(world.bank, world.home, 700, today)
+    do_close_day(world.bank, today, actor="bank")
+    body = login("manager").get("/recaudacion/").content.decode()
+    row = body.split('data-centre="BCO"')[1].split("</tr>")[0]
+    assert "Liquidado" in row
