@@ -14,6 +14,11 @@ as ``(415)GLN(8020)REFERENCE(3900)AMOUNT(96)YYYYMMDD``) the cash desk may receiv
    from the fixed parts: ``415`` + 13 digits at the start, ``8020`` after it, and at the
    end ``390n`` + the amount (``amount_width`` digits, as printed) + ``96`` + 8 digits.
 
+A Peruvian bill carries a QR whose payload layout is ``CAUDAL_BILL_QR_FORMAT`` (see
+:mod:`caudal.billing.qr`; by default ``CAUDAL1|ruc|payment code|account|bill|amount|
+currency|due``): a 2D scanner types that line, and :func:`read` takes the payment code (or
+the account, or the bill number) from it, with the amount and the due date.
+
 Anything else (an account number, a Peruvian payment code, a bill reference typed by
 hand) is passed through unchanged as the reference. :func:`read` never guesses: a string
 that is clearly meant as GS1 (brackets, GS, ``]C1``) but does not parse raises
@@ -23,10 +28,13 @@ that is clearly meant as GS1 (brackets, GS, ``]C1``) but does not parse raises
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
-from caudal.billing import barcode
+from caudal.billing import barcode, qr
+from caudal.kernel.money import MoneyError, exponent
 
 GS = barcode.GS
 SEPARATORS = (barcode.GS, barcode.FNC1)  # ␝ too: what our own tests and HRI tools print
@@ -48,7 +56,8 @@ class Scan:
     """What the desk looks up: ``reference``; for a bill barcode also what it printed."""
 
     reference: str
-    gs1: bool = False
+    gs1: bool = False  # read from the Colombian GS1-128 barcode
+    qr: bool = False  # read from the Peruvian QR payload
     gln: str = ""
     amount: int | None = None  # the 390n value as printed (whole pesos for 3900)
     decimals: int = 0  # n of 390n
@@ -68,9 +77,17 @@ class Scan:
         return self.amount * 10 ** (exponent - self.decimals)
 
 
-def read(text: str, *, amount_width: int = barcode.DEFAULT_AMOUNT_WIDTH) -> Scan:
+def read(
+    text: str,
+    *,
+    amount_width: int = barcode.DEFAULT_AMOUNT_WIDTH,
+    qr_format: str = qr.DEFAULT_FORMAT,
+) -> Scan:
     """Read what the scanner (or the cashier) typed. See the module docstring."""
     raw = (text or "").strip(_TRIM)
+    from_qr = _from_qr(raw, qr_format)
+    if from_qr is not None:
+        return from_qr
     body = raw
     marked = False
     if body.startswith(SYMBOLOGY_ID):
@@ -217,3 +234,66 @@ def _from_elements(elements: list[tuple[str, str]]) -> Scan:
     if unknown:
         raise ScanError(f"código GS1 con identificadores (AI) no esperados: {', '.join(unknown)}")
     return Scan(reference=reference, gs1=True, gln=gln, amount=amount, decimals=decimals, due=due)
+
+
+# --- the Peruvian QR ---------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _qr_pattern(template: str) -> re.Pattern[str] | None:
+    """A regex for payloads laid out by ``template`` (None for a template without literal
+    text between its fields: it could not be told from a typed reference)."""
+    try:
+        qr.check_format(template)
+        parts = list(string.Formatter().parse(template))
+    except (qr.QrError, ValueError):
+        return None
+    seen: set[str] = set()
+    out = []
+    literal = False
+    for text, name, _spec, _conv in parts:
+        if text:
+            out.append(re.escape(text))
+            literal = True
+        if name is None:
+            continue
+        if name in seen:
+            out.append(f"(?P={name})")
+        else:
+            out.append(f"(?P<{name}>.+?)")
+            seen.add(name)
+    if not literal:
+        return None
+    return re.compile("".join(out), re.DOTALL)
+
+
+def _from_qr(raw: str, template: str) -> Scan | None:
+    pattern = _qr_pattern(template)
+    match = pattern.fullmatch(raw) if pattern is not None else None
+    if match is None:
+        return None
+    fields = match.groupdict()
+    reference = fields.get("payment_code") or fields.get("account") or fields.get("bill") or ""
+    if not reference.strip():
+        return None
+    currency = fields.get("currency", "")
+    try:
+        places = exponent(currency) if currency else 2
+    except MoneyError:
+        return None
+    amount: int | None = None
+    decimals = 0
+    if fields.get("amount_minor", "").isdigit():
+        amount, decimals = int(fields["amount_minor"]), places
+    elif re.fullmatch(r"\d+(\.\d+)?", fields.get("amount", "")):
+        whole, _dot, cents = fields["amount"].partition(".")
+        amount, decimals = int(whole + cents), len(cents)
+    due: date | None = None
+    if fields.get("due"):
+        try:
+            due = date.fromisoformat(fields["due"])
+        except ValueError:
+            return None
+    elif fields.get("due_compact"):
+        due = _date(fields["due_compact"])
+    return Scan(reference=reference.strip(), qr=True, amount=amount, decimals=decimals, due=due)

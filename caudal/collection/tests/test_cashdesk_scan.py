@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from caudal.billing import barcode
+from caudal.billing import barcode, qr
 from caudal.collection import scan
 
 GLN = "7709998000018"
@@ -102,3 +102,45 @@ def test_encode_then_scan_gives_the_same_fields(gln12, reference, amount, due, w
     compact = sent.replace(barcode.GS, "")
     assert scan.read(compact, amount_width=width) == expected
     assert scan.read(compact[3:], amount_width=width) == expected
+
+
+def _qr_data(code: str = "400123457", amount: int = 4_560) -> qr.PaymentData:
+    return qr.PaymentData(
+        ruc="20130098488",
+        account="40012345",
+        payment_code=code,
+        bill="R202610-40012345",
+        period="2026-10",
+        amount_minor=amount,
+        currency="PEN",
+        due=date(2026, 11, 26),
+    )
+
+
+def test_peruvian_qr_payload_gives_the_payment_code_amount_and_due():
+    payload = qr.payment_payload(_qr_data())
+    got = scan.read(payload + "\n")
+    assert got == scan.Scan(
+        reference="400123457", qr=True, amount=4_560, decimals=2, due=date(2026, 11, 26)
+    )
+    assert got.amount_minor(2) == 4_560
+
+
+def test_qr_with_another_layout_setting():
+    template = "{account};{amount_minor};{due_compact}"
+    payload = qr.payment_payload(_qr_data(), template)
+    got = scan.read(payload, qr_format=template)
+    assert (got.reference, got.amount_minor(2), got.due) == ("40012345", 4_560, date(2026, 11, 26))
+    assert scan.read(payload) == scan.Scan(reference=payload)  # not the configured layout
+    assert scan.read("40012345", qr_format="{account}") == scan.Scan(reference="40012345")
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    code=st.text(alphabet="0123456789", min_size=1, max_size=20),
+    amount=st.integers(min_value=1, max_value=10**9),
+)
+def test_qr_payload_then_scan_gives_the_same_fields(code, amount):
+    payload = qr.payment_payload(_qr_data(code, amount))
+    got = scan.read(payload)
+    assert (got.reference, got.amount_minor(2), got.due) == (code, amount, date(2026, 11, 26))

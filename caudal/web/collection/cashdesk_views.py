@@ -39,7 +39,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from caudal.billing.document import amount_width
+from caudal.billing.document import amount_width, qr_format
 from caudal.cadastre.models import Connection, ConnectionStatus, Service
 from caudal.collection import actions, cashdesk, errors, receipt, scan
 from caudal.collection.models import (
@@ -115,7 +115,7 @@ class Lookup:
     error: str = ""
     scanned: scan.Scan | None = None
     debt: actions.Debt | None = None
-    printed_amount: int | None = None  # the barcode's 3900 amount, minor units
+    printed_amount: int | None = None  # the amount the barcode or QR carries, minor units
     cut: bool = False
 
     @property
@@ -128,10 +128,10 @@ def _lookup(text: str, currency: str) -> Lookup:
     if not found.text:
         return found
     try:
-        found.scanned = scan.read(text, amount_width=amount_width())
+        found.scanned = scan.read(text, amount_width=amount_width(), qr_format=qr_format())
         account, bill = actions.resolve(found.scanned.reference)
         found.debt = actions.debt(account, bill)
-        if found.scanned.gs1:
+        if found.scanned.gs1 or found.scanned.qr:
             found.printed_amount = found.scanned.amount_minor(exponent(currency))
     except (scan.ScanError, errors.PaymentRefused) as exc:
         found.error = str(exc)

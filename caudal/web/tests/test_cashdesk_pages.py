@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from caudal.billing import barcode
+from caudal.billing import barcode, qr
 from caudal.collection import cashdesk
 from caudal.collection.models import CashierSession, Payment, PaymentStatus, SessionStatus
 from caudal.collection.tests.test_cashdesk import make_office, post_bill
@@ -172,6 +172,26 @@ def test_lookup_by_scanned_barcode_finds_the_bill(cashier, owing):
     assert f'name="reference" value="{old.payment_reference}"' in body
     assert 'value="50.00"' in body  # the bill's own open amount
     assert "importe impreso" in body
+
+
+def test_lookup_by_peruvian_qr_payload(cashier, owing):
+    client, _user, _session = cashier
+    account, (_old, new) = owing
+    payload = qr.payment_payload(
+        qr.PaymentData(
+            ruc="20100152356",
+            account=account.number,
+            payment_code=new.payment_reference,
+            bill=new.number,
+            period=new.period,
+            amount_minor=7_000,
+            currency="PEN",
+            due=new.due_date,
+        )
+    )
+    body = client.get("/caja/", {"ref": payload}).content.decode()
+    assert "Código QR" in body and 'class="is-scanned"' in body
+    assert f'name="reference" value="{new.payment_reference}"' in body
 
 
 def test_lookup_errors_are_next_to_the_box(cashier):
