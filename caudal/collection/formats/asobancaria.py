@@ -159,9 +159,9 @@ def _read_lines(data: bytes) -> pl.DataFrame:
     """Physical lines as ``line`` (1-based) and ``text`` (null for an empty line).
 
     Bytes are read as Latin-1 (one byte, one position) so that positions are those of the
-    standard whatever the bytes are. ASCII files without stray carriage returns take Polars'
-    multi-threaded reader (it ends lines at ``\n`` and drops the ``\r`` before it, as the plain
-    path does); anything else the plain ``str.split`` path.
+    standard whatever the bytes are. ASCII files take Polars' multi-threaded reader (it ends
+    lines at ``\n`` and drops the ``\r`` before it, as the plain path does; its line count is
+    checked); anything else takes the plain ``str.split`` path.
     """
     if data.startswith(_BOM):
         data = data[len(_BOM) :]

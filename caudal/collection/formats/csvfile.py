@@ -91,7 +91,8 @@ def _read(
         raise FileFormatError(
             [LineError(line, "archivo", "El archivo tiene bytes nulos: no es un CSV de texto.")]
         )
-    first = text.split("\n", 1)[0]
+    end = text.find("\n")
+    first = text if end < 0 else text[:end]
     separator = ";" if first.count(";") > first.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True)
     try:

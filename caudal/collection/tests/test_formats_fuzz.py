@@ -28,7 +28,7 @@ from caudal.collection.formats import (
 )
 
 FUZZ = settings(
-    max_examples=int(os.environ.get("CAUDAL_FUZZ_EXAMPLES", "120")),
+    max_examples=int(os.environ.get("CAUDAL_FUZZ_EXAMPLES", "80")),
     deadline=None,
     database=None,
     derandomize=bool(os.environ.get("CI")),
