@@ -152,7 +152,7 @@ def test_lookup_by_account_shows_debt_and_prefills_the_due(
 ):
     client, _user, _session = cashier
     account, (old, new) = owing
-    with django_assert_max_num_queries(25):
+    with django_assert_max_num_queries(16):
         response = client.get(f"/caja/?ref={account.number}")
     body = response.content.decode()
     assert response.status_code == 200
