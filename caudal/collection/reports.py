@@ -767,7 +767,7 @@ def _commission_view(r: CommissionReport) -> dict[str, Any]:
         "total": {
             "payments": f"{r.payments:,}",
             "collected": money(r.collected, cur),
-            "reversals": f"{r.reversals:,}",
+            "reversals": f"{r.reversals:,}" if r.reversals else "",
             "commission": money(r.commission, cur),
         },
         "symbol": CURRENCY_SYMBOL.get(cur, cur),

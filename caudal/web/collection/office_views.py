@@ -809,7 +809,7 @@ def recaudo(request: HttpRequest) -> HttpResponse:
             kinds=CentreKind.choices,
             centres=Centre.objects.order_by("code"),
             groups=group_rows,
-            columns=[names[k] for k in keys],
+            columns=[(k if p["by"] in ("centre", "zone") else names[k], names[k]) for k in keys],
             days=days,
             column_totals=column_totals,
             months=list(monthly.iter_rows(named=True)) if monthly["month"].n_unique() > 1 else [],

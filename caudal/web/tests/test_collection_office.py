@@ -29,6 +29,8 @@ from caudal.collection.settlement import do_close_day
 from caudal.collection.tests.test_reports import build_world
 from caudal.collection.tests.test_settlement import pay
 
+from .test_browser import CHROMIUM, browser, ledger_flushable, page  # noqa: F401 - fixtures
+
 pytestmark = pytest.mark.django_db
 
 VIEWERS = {
@@ -342,8 +344,8 @@ def test_reports_pages_and_downloads(world, login):
     assert openpyxl.load_workbook(io.BytesIO(xlsx.content)).sheetnames == ["BCO", "CAJA", "CAR01"]
 
     start, end = world.month.start.isoformat(), world.month.end.isoformat()
-    page = client.get(f"/recaudacion/reportes/recaudo/?desde={start}&hasta={end}&por=category")
-    body = page.content.decode()
+    shown = client.get(f"/recaudacion/reportes/recaudo/?desde={start}&hasta={end}&por=category")
+    body = shown.content.decode()
     assert 'data-testid="total">S/ 410.33<' in body
     assert 'data-key="commercial"' in body and "Comercial" in body
     assert body.count("<tr>", body.index('id="day-table"')) >= 3
@@ -384,3 +386,141 @@ def test_unsettled_day_closed_today_shows_on_home(world, login):
     body = login("manager").get("/recaudacion/").content.decode()
     row = body.split('data-centre="BCO"')[1].split("</tr>")[0]
     assert "Liquidado" in row
+
+
+# --- in a real browser: the home page, and the commission report as an image ----------
+
+
+def _office_data() -> None:
+    """A utility with six centres, a week of payments and settlements in every state."""
+    from datetime import datetime, time
+
+    from caudal.cadastre.models import UtilitySettings
+    from caudal.cadastre.testing import make_account
+    from caudal.collection.models import AmountRule, CentreKind
+    from caudal.collection.settlement import do_register_deposit
+    from caudal.collection.testing import make_centre
+
+    UtilitySettings.objects.update_or_create(
+        pk=1,
+        defaults={
+            "name": "EPS Moquegua S.A.",
+            "short_name": "EPS Moquegua",
+            "country": "PE",
+            "currency": "PEN",
+            "tax_id": "20103028131",
+        },
+    )
+    accounts = [make_account(f"4100{n:04d}") for n in range(1, 13)]
+    specs = [
+        ("CAJA-SEDE", "Caja sede central", CentreKind.OFFICE, 0, "0", 0),
+        ("CAR-01", "Bodega San Martín", CentreKind.CAR, 50, "0.01", 80),
+        ("CAR-02", "Farmacia Santa Rosa", CentreKind.CAR, 50, "0.01", 80),
+        ("CAR-03", "Multiservicios El Siglo", CentreKind.CAR, 60, "0.008", 80),
+        ("BN", "Banco de la Nación", CentreKind.BANK, 120, "0", 0),
+        ("BCP", "Banco de Crédito del Perú", CentreKind.BANK, 150, "0", 0),
+    ]
+    centres = {}
+    for code, name, kind, fixed, rate, minimum in specs:
+        c = make_centre(
+            code, kind=kind, amount_rule=AmountRule.ANY, fixed=fixed, rate=rate, minimum=minimum
+        )
+        Centre.objects.filter(pk=c.pk).update(
+            name=name, tax_id=f"2060{4518230 + 7 * len(centres):07d}"
+        )
+        c.refresh_from_db()
+        centres[code] = c
+    today = timezone.localdate()
+    amounts = [3_850, 4_720, 6_190, 2_980, 12_340, 5_560, 7_410, 3_320, 9_870, 4_150]
+    for back in range(6, -1, -1):
+        day = today - timedelta(days=back)
+        for i, c in enumerate(centres.values()):
+            for j in range(2 + (i + back) % 4):
+                pay(
+                    c,
+                    accounts[(i + j + back) % len(accounts)],
+                    amounts[(i * 3 + j + back) % 10],
+                    day,
+                    hour=9 + j,
+                )
+        if back == 0:
+            continue
+        for code, c in centres.items():
+            if code == "CAR-03" and back == 1:
+                continue  # not closed yet
+            s = do_close_day(c, day, actor="cierre-nocturno")
+            if back >= 2 and code != "CAR-02":
+                amount = s.expected_deposit - (1_000 if (code == "BN" and back == 3) else 0)
+                when = datetime.combine(
+                    day + timedelta(days=1), time(9, 40 if code != "CAR-01" or back != 4 else 0)
+                )
+                if code == "CAR-01" and back == 4:
+                    when = datetime.combine(day + timedelta(days=1), time(12, 5))
+                do_register_deposit(
+                    s,
+                    amount=amount,
+                    deposited_at=timezone.make_aware(when),
+                    reference=f"OP-{s.pk:06d}",
+                    actor="supervisor",
+                )
+    late = pay(centres["CAR-02"], accounts[0], 2_450, today - timedelta(days=2), hour=22)
+    ReconnectionDue.objects.create(account=accounts[3], document=late.document, cleared_on=today)
+    ReconnectionDue.objects.create(account=accounts[5], document=late.document, cleared_on=today)
+
+
+@pytest.fixture
+def browser_page(page, ledger_flushable):  # type: ignore[no-untyped-def]  # noqa: F811
+    """The browser page, roles, and at the end the collection rows removed before
+    ``ledger_flushable`` removes the ledger documents they point at."""
+    from caudal.audit.roles import ensure_roles
+    from caudal.collection.models import CashierSession, Payment, PaymentPoint
+
+    ensure_roles()
+    yield page
+    ReconnectionDue.objects.all().delete()
+    Payment.objects.all().delete()
+    DailySettlement.objects.all().delete()
+    PaymentFile.objects.all().delete()
+    CashierSession.objects.all().delete()
+    ApiKey.objects.all().delete()
+    PaymentPoint.objects.all().delete()
+    Centre.objects.all().delete()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not installed")
+def test_screenshots_of_home_and_commission_report(browser_page):  # type: ignore[no-untyped-def]
+    import os
+    from pathlib import Path
+
+    import pypdfium2
+    from django.conf import settings
+
+    from caudal.collection import reports
+    from caudal.kernel.periods import Period
+
+    from .test_browser import make_staff, shot, sign_in
+
+    tab = browser_page
+    _office_data()
+    make_staff("supervisora", "cash_supervisor", "Rocío", "Cuayla")
+    sign_in(tab, "supervisora")
+    tab.wait_for_url("**/")
+    tab.goto("/recaudacion/")
+    assert tab.locator("h1").inner_text() == "Recaudación"
+    assert tab.locator("#today-table tbody tr").count() == 6
+    assert "Depósito vencido" in tab.locator("#problems").inner_text()
+    assert "Diferencia" in tab.locator("#problems").inner_text()
+    tab.set_viewport_size({"width": 1440, "height": 1200})
+    home = shot(tab, "collection-home")
+
+    car = Centre.objects.get(code="CAR-01")
+    report = reports.commission_report(car, Period.containing(timezone.localdate()))
+    pdf = pypdfium2.PdfDocument(reports.commission_pdf(report))
+    image = Path(home).with_name("commission-report.png")
+    pdf[0].render(scale=1.6).to_pil().save(image)
+    if os.environ.get("CAUDAL_UPDATE_DOCS_IMG") == "1":
+        docs = Path(settings.BASE_DIR) / "docs" / "img"
+        (docs / "collection-home.png").write_bytes(Path(home).read_bytes())
+        (docs / "commission-report.png").write_bytes(image.read_bytes())
