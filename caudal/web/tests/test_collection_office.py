@@ -420,7 +420,7 @@ def _office_data() -> None:
         ("BN", "Banco de la Nación", CentreKind.BANK, 120, "0", 0),
         ("BCP", "Banco de Crédito del Perú", CentreKind.BANK, 150, "0", 0),
     ]
-    centres = {}
+    centres: dict[str, Centre] = {}
     for code, name, kind, fixed, rate, minimum in specs:
         c = make_centre(
             code, kind=kind, amount_rule=AmountRule.ANY, fixed=fixed, rate=rate, minimum=minimum
