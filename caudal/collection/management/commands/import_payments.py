@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from caudal.collection import formats
@@ -105,7 +106,7 @@ class Command(BaseCommand):
                 )
                 % {
                     "name": result.file_name,
-                    "when": result.imported_at.strftime("%Y-%m-%d %H:%M")
+                    "when": timezone.localtime(result.imported_at).strftime("%Y-%m-%d %H:%M")
                     if result.imported_at
                     else "?",
                     "id": result.file_id,
