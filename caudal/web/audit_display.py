@@ -54,6 +54,21 @@ ACTION_LABELS: dict[str, Any] = {
     "billing.run": _("Facturación del periodo"),
     "billing.simulate": _("Simulación de facturación"),
     "billing.rebill": _("Refacturación"),
+    "collection.create_centre": _("Centro de recaudo creado"),
+    "collection.update_centre": _("Centro de recaudo modificado"),
+    "collection.create_point": _("Punto de pago creado"),
+    "collection.update_point": _("Punto de pago modificado"),
+    "collection.issue_key": _("Clave de API emitida"),
+    "collection.revoke_key": _("Clave de API revocada"),
+    "collection.reverse_payment": _("Pago reversado"),
+    "collection.close_day": _("Día liquidado"),
+    "collection.register_deposit": _("Depósito registrado"),
+    "collection.import_payments": _("Archivo de pagos importado"),
+    "collection.open_session": _("Sesión de caja abierta"),
+    "collection.take_payment": _("Pago cobrado en caja"),
+    "collection.close_session": _("Sesión de caja cerrada"),
+    "collection.review_session": _("Sesión de caja revisada"),
+    "collection.print_receipt": _("Comprobante impreso"),
 }
 
 FIELD_LABELS: dict[str, Any] = {

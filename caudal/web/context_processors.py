@@ -47,6 +47,9 @@ def _can(request: HttpRequest) -> dict[str, bool]:
         "field": user.has_perm("metering.read_meters"),
         "billing": user.has_perm("billing.run_billing"),
         "tariffs": user.has_perm("tariffs.view_tariffversion"),
+        "cash_desk": user.has_perm("collection.take_payments"),
+        "cash_sessions": user.has_perm("collection.supervise_cash"),
+        "collections": user.has_perm("collection.view_collections"),
     }
 
 

@@ -28,6 +28,17 @@ READING_SUPERVISORS = {"manager", "billing_analyst", "field_supervisor", "audito
 CALENDAR_MANAGERS = {"manager", "billing_analyst", "superuser"}  # metering.manage_calendar
 PRINTERS = {"manager", "billing_analyst", "field_supervisor", "superuser"}  # billing.print_bills
 CRITICS = {"manager", "billing_analyst", "superuser"}  # metering.critique_readings
+TAKERS = {"cashier", "cash_supervisor", "manager", "superuser"}  # collection.take_payments
+CASH_SUPERVISORS = {"cash_supervisor", "manager", "superuser"}  # supervise_cash, manage_centres
+COLLECTION_VIEWERS = {  # collection.view_collections
+    "manager",
+    "cartera_analyst",
+    "cashier",
+    "cash_supervisor",
+    "collections_officer",
+    "auditor",
+    "superuser",
+}
 
 # page → (path template, roles that get 200, status for the others when signed in)
 PAGES: dict[str, tuple[str, set[str], int]] = {
@@ -74,6 +85,51 @@ PAGES: dict[str, tuple[str, set[str], int]] = {
     "billing-runs": ("/facturacion/", OFFICE, 403),  # billing.view_bills
     "billing-run": ("/facturacion/{billing_run}/", OFFICE, 403),
     "billing-run-progress": ("/facturacion/{billing_run}/?parte=avance", OFFICE, 403),
+    "cash-desk": ("/caja/", TAKERS, 403),
+    "cash-desk-close": ("/caja/cerrar/", TAKERS, 403),
+    "cash-desk-receipt": ("/caja/comprobantes/{payment}.pdf", TAKERS, 403),
+    "cash-sessions": ("/caja/sesiones/", CASH_SUPERVISORS, 403),
+    "cash-sessions-detail": ("/caja/sesiones/{cash_session}/", CASH_SUPERVISORS, 403),
+    "collection-home": ("/recaudacion/", COLLECTION_VIEWERS, 403),
+    "collection-centres": ("/recaudacion/centros/", CASH_SUPERVISORS, 403),
+    "collection-centre-new": ("/recaudacion/centros/nuevo/", CASH_SUPERVISORS, 403),
+    "collection-centre": ("/recaudacion/centros/CAR01/", CASH_SUPERVISORS, 403),
+    "collection-centre-edit": ("/recaudacion/centros/CAR01/editar/", CASH_SUPERVISORS, 403),
+    "collection-point-new": ("/recaudacion/centros/CAR01/puntos/nuevo/", CASH_SUPERVISORS, 403),
+    "collection-point-edit": ("/recaudacion/centros/CAR01/puntos/{point}/", CASH_SUPERVISORS, 403),
+    "collection-key-rotate": ("/recaudacion/claves/{key}/rotar/", CASH_SUPERVISORS, 403),
+    "collection-key-revoke": ("/recaudacion/claves/{key}/revocar/", CASH_SUPERVISORS, 403),
+    "collection-day": ("/recaudacion/dias/CAR01/{day}/", COLLECTION_VIEWERS, 403),
+    "collection-settlements": ("/recaudacion/liquidaciones/", COLLECTION_VIEWERS, 403),
+    "collection-files": ("/recaudacion/archivos/", COLLECTION_VIEWERS, 403),
+    "collection-reconnections": ("/recaudacion/reconexiones/", COLLECTION_VIEWERS, 403),
+    "collection-reports": ("/recaudacion/reportes/", COLLECTION_VIEWERS, 403),
+    "collection-commission": (
+        "/recaudacion/reportes/comisiones/?mes={month}",
+        COLLECTION_VIEWERS,
+        403,
+    ),
+    "collection-commission-pdf": (
+        "/recaudacion/reportes/comisiones.pdf?mes={month}&centro=CAR01",
+        COLLECTION_VIEWERS,
+        403,
+    ),
+    "collection-commission-xlsx": (
+        "/recaudacion/reportes/comisiones.xlsx?mes={month}",
+        COLLECTION_VIEWERS,
+        403,
+    ),
+    "collection-recaudo": ("/recaudacion/reportes/recaudo/", COLLECTION_VIEWERS, 403),
+    "collection-recaudo-xlsx": (
+        "/recaudacion/reportes/recaudo.xlsx?por=zone",
+        COLLECTION_VIEWERS,
+        403,
+    ),
+    "collection-recaudo-pdf": (
+        "/recaudacion/reportes/recaudo-mensual.pdf?mes={month}",
+        COLLECTION_VIEWERS,
+        403,
+    ),
 }
 
 # Admin pages that a signed-in admin user without that model permission gets 403 on.
@@ -112,6 +168,34 @@ def targets(account):
         ).pk,
         "reading_period": reading_calendar.period,
         "calendar_row": reading_calendar.pk,
+        **_collection_targets(account),
+    }
+
+
+def _collection_targets(account) -> dict[str, object]:
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from caudal.collection.actions import do_issue_key, do_post_centre_payment
+    from caudal.collection.models import AmountRule, CashierSession, CentreKind
+    from caudal.collection.testing import make_centre
+
+    car = make_centre("CAR01", amount_rule=AmountRule.ANY)
+    office = make_centre("OFI", kind=CentreKind.OFFICE, amount_rule=AmountRule.ANY)
+    key, _raw = do_issue_key(car, actor="test")
+    paid = do_post_centre_payment(
+        centre=office, reference=account.number, amount=1_000, actor="test"
+    )
+    cashier = get_user_model().objects.create(username="cajero.matriz")
+    session = CashierSession.objects.create(cashier=cashier, point=office.points.get())
+    today = timezone.localdate()
+    return {
+        "key": key.pk,
+        "point": car.points.get().pk,
+        "day": today.isoformat(),
+        "month": today.strftime("%Y-%m"),
+        "payment": paid.payment.pk,
+        "cash_session": session.pk,
     }
 
 
@@ -148,6 +232,13 @@ NOT_IN_MATRIX: set[str] = {
     "critique-reread",  # POST (htmx), metering.critique_readings: test_critique_pages.py
     "critique-bulk-accept",  # POST, metering.critique_readings: test_critique_pages.py
     "critique-bulk-reread",  # POST, metering.critique_readings: test_critique_pages.py
+    "cash-desk-open",  # POST, collection.take_payments: test_cashdesk_pages.py
+    "cash-desk-pay",  # POST, collection.take_payments: test_cashdesk_pages.py
+    "cash-desk-reverse",  # POST, collection.take_payments: test_cashdesk_pages.py
+    "cash-sessions-review",  # POST, collection.supervise_cash: test_cashdesk_pages.py
+    "collection-key-issue",  # POST, collection.manage_centres: test_collection_office.py
+    "collection-close-day",  # POST, collection.supervise_cash: test_collection_office.py
+    "collection-deposit",  # POST, collection.supervise_cash: test_collection_office.py
 }
 
 
