@@ -14,7 +14,8 @@ After the cadastre and the opening cartera are loaded, for each of the last
    after review (the demo's analyst accepts everything, and it is audited as such);
 5. the billing run bills the period (tariff, previous debt, red bills, messages);
 6. the bills each account's behaviour says were paid are paid, on their payment day,
-   through the ledger's bulk settlement.
+   through the collection channels (``collections.py``): bank files, collection centres
+   and the cash desk; then the centres' days are settled and their deposits registered.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from django.utils import timezone
 
 from caudal.kernel.periods import Period
 
+from .collections import cashier_day, issue_demo_key, pay_period, settle_history, setup_centres
 from .data import Profile
 from .history import History
 
@@ -63,6 +65,7 @@ def bill_history(
     say = progress or (lambda _text: None)
     path = tariff_path(profile.country)
     do_import_tariff(path.read_text(encoding="utf-8"), source_name=path.name, actor=actor)
+    setup_centres(profile, actor=actor)
 
     cycles = accounts.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("acct"), "cycle")
     readings = history.readings.join(cycles, on="acct", how="left")
@@ -94,7 +97,21 @@ def bill_history(
             run = run_billing(code, cycle=cycle, actor=actor)
             counts["bills"] += int(run.counts.get("billed", 0))
             counts["rejected"] += int(run.counts.get("rejected", 0))
-        counts["paid"] += _pay(code, payments, as_of=as_of, actor=actor)
+        paid = pay_period(
+            code,
+            payments,
+            profile=profile,
+            as_of=as_of,
+            folder=folder,
+            online=code == last,
+            actor=actor,
+        )
+        for key, value in paid.items():
+            counts[key] = counts.get(key, 0) + value
+    say("liquidaciones y depósitos")
+    counts.update(settle_history(as_of=as_of, actor=actor))
+    counts.update(cashier_day(actor=actor))
+    issue_demo_key(folder, actor=actor)
     return counts
 
 
@@ -187,35 +204,3 @@ def _load_reading_history(history: pl.DataFrame) -> int:
         )
         bulk_insert(cursor, "metering_reading", rows)
     return rows.height
-
-
-def _pay(code: str, payments: pl.DataFrame, *, as_of: date, actor: str) -> int:
-    """Pay the bills of period ``code`` that the behaviour says were paid."""
-    from caudal.billing.models import Bill
-    from caudal.ledger.settle import pay_documents_in_full
-
-    wanted = payments.filter((pl.col("period") == code) & pl.col("paid_on").is_not_null())
-    if wanted.height == 0:
-        return 0
-    rows = list(
-        Bill.objects.filter(period=code, document__isnull=False).values_list(
-            "account__number", "document_id", "issue_date"
-        )
-    )
-    if not rows:
-        return 0
-    issued = pl.DataFrame(
-        rows,
-        schema={"account_number": pl.String, "document_id": pl.Int64, "issue_date": pl.Date},
-        orient="row",
-    )
-    frame = (
-        wanted.join(issued, on="account_number", how="inner")
-        .with_columns(pl.max_horizontal("paid_on", "issue_date").alias("paid_on"))
-        .filter(pl.col("paid_on") < pl.lit(as_of))
-        .select("document_id", "paid_on")
-    )
-    counts = pay_documents_in_full(
-        frame, actor=actor, source="demo", reason="Pago de la historia de la demo"
-    )
-    return counts["documents"]

@@ -32,6 +32,7 @@ DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
     ("analista.cartera", "cartera_analyst", "Andrés", "Cartera"),
     ("analista.facturacion", "billing_analyst", "Fabiola", "Facturación"),
     ("cajero", "cashier", "Carlos", "Caja"),
+    ("supervisor.recaudo", "cash_supervisor", "Susana", "Recaudo"),
     ("oficial.cobranza", "collections_officer", "Olga", "Cobranza"),
     ("supervisor.campo", "field_supervisor", "Santiago", "Campo"),
     ("operario.campo", "field_worker", "Óscar", "Operario"),

@@ -71,7 +71,21 @@ def test_demo_command_builds_a_utility(db, tmp_path: Path, settings) -> None:
     periods = sorted(set(Bill.objects.values_list("period", flat=True)))
     assert len(periods) >= 3
     assert Bill.objects.filter(document__isnull=False).exists()
-    assert Document.objects.filter(kind="payment", source="demo").exists()
+    # payments came through the channels: bank files, centres online, the cash desk
+    from caudal.collection.models import CashierSession, DailySettlement, Payment, PaymentFile
+
+    assert PaymentFile.objects.exists()
+    assert (tmp_path / "demo" / "car-api-key.txt").read_text().startswith("cau_")
+    assert Payment.objects.filter(payment_file__isnull=False).exists()
+    assert Payment.objects.filter(payment_file__isnull=True, session__isnull=True).exists()
+    assert Payment.objects.filter(session__isnull=False).exists()
+    assert CashierSession.objects.filter(status="closed").exists()
+    assert DailySettlement.objects.exists()
+    assert (
+        not Document.objects.filter(kind="payment")
+        .exclude(pk__in=Payment.objects.values("document_id"))
+        .exists()
+    )
     assert ReadingCalendar.objects.filter(period__gt=periods[-1]).exists()  # the open period
     assert check_all() == []
     # a second run refuses to load over an existing demo
