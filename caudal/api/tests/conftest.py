@@ -22,6 +22,11 @@ from caudal.ledger.models import Concept, Document
 HOST = "127.0.0.1"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # The SIGKILL fault test starts the real server twice (over 20 s on a busy machine).
+    config.addinivalue_line("markers", "slow: takes more than about 20 seconds")
+
+
 @dataclass
 class Api:
     """A test client for ``/api/v1/`` that sends one centre's key."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -64,6 +65,24 @@ class CentreKey:
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
 
 
+@contextmanager
+def _connection_kept() -> Iterator[None]:
+    """Schemathesis calls the WSGI handler directly, whose request signals would close the
+    test's database connection (its transaction holds the fixtures) on PostgreSQL. Django's
+    test client unhooks the same handler around each of its requests (and hooks it again
+    after, so this must start after the last test-client request)."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
 @pytest.fixture
 def world(owing: Any, request: pytest.FixtureRequest) -> Iterator[tuple[Api, str, int]]:
     """A centre that accepts any amount, an owing account and one payment of its own.
@@ -74,7 +93,8 @@ def world(owing: Any, request: pytest.FixtureRequest) -> Iterator[tuple[Api, str
     ApiKey.objects.create(centre=centre, prefix=PREFIX, secret_hash=rules.secret_hash(SECRET))
     api = Api(centre, KEY, Client())
     paid = api.pay("seed", reference=owing.number, amount=1_000).json()
-    yield api, owing.number, paid["id"]
+    with _connection_kept():
+        yield api, owing.number, paid["id"]
     if "POST /api/v1/payments]" in request.node.name:
         # The payment path ran, not only refusals.
         assert Payment.objects.count() > 1
