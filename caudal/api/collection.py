@@ -380,6 +380,20 @@ def debt(
         "409 `nothing_due`."
     ),
     operation_id="post_payment",
+    openapi_extra={
+        "responses": {  # ninja keys responses by int status
+            200: {
+                "description": "Reintento: el pago ya registrado con esta clave",
+                "headers": {
+                    "Idempotent-Replayed": {
+                        "description": "`true`: la respuesta repite un pago ya registrado",
+                        "schema": {"type": "string", "enum": ["true"]},
+                    }
+                },
+            },
+            201: {"description": "Pago registrado"},
+        }
+    },
 )
 def post_payment(
     request: HttpRequest,
