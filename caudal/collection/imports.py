@@ -456,8 +456,8 @@ def settle_frame(items: pl.DataFrame, *, on: date) -> tuple[pl.DataFrame, pl.Dat
     debits = items.filter(pl.col("side") == "D").sort("account_id", "due_date", "issue_date", "id")
     if credits.height == 0 or debits.height == 0:
         return empty
-    credits = credits.with_columns(pl.col("open_amount").cum_sum().over("account_id").alias("end"))
-    debits = debits.with_columns(pl.col("open_amount").cum_sum().over("account_id").alias("end"))
+    credits = _running_end(credits)
+    debits = _running_end(debits)
     caps = (
         credits.group_by("account_id")
         .agg(pl.col("open_amount").sum().alias("c"))
@@ -488,6 +488,7 @@ def settle_frame(items: pl.DataFrame, *, on: date) -> tuple[pl.DataFrame, pl.Dat
 
     c_axis = on_axis(credits, "credit")
     d_axis = on_axis(debits, "debit")
+    same_account = pl.col("account_id") == pl.col("account_id").shift(1)
     cuts = (
         pl.concat([c_axis.select("key"), d_axis.select("key")])
         .unique()
@@ -498,8 +499,12 @@ def settle_frame(items: pl.DataFrame, *, on: date) -> tuple[pl.DataFrame, pl.Dat
             strategy="backward",
             allow_exact_matches=False,
         )
-        .with_columns(pl.col("key").shift(1).over("account_id").alias("prev"))
-        .with_columns((pl.col("key") - pl.coalesce("prev", "offset")).alias("amount"))
+        .with_columns(
+            (
+                pl.col("key")
+                - pl.when(same_account).then(pl.col("key").shift(1)).otherwise(pl.col("offset"))
+            ).alias("amount")
+        )
     )
     segments = cuts.join_asof(c_axis, on="key", strategy="forward").join_asof(
         d_axis, on="key", strategy="forward"
@@ -536,25 +541,55 @@ def settle_frame(items: pl.DataFrame, *, on: date) -> tuple[pl.DataFrame, pl.Dat
     return clearings, changes
 
 
+def _running_end(frame: pl.DataFrame) -> pl.DataFrame:
+    """``end``: the running total of ``open_amount`` within each account (``frame`` is
+    sorted by account), without a window function: the global running total minus its
+    value before the account's first row."""
+    total = pl.col("open_amount").cum_sum()
+    first = (pl.col("account_id") != pl.col("account_id").shift(1)).fill_null(True)
+    base = pl.when(first).then(total - pl.col("open_amount")).otherwise(None).forward_fill()
+    return frame.with_columns((total - base).alias("end"))
+
+
+ITEM_COLUMNS = ("id", "account_id", "side", "open_amount", "due_date", "issue_date")
+ITEM_WHERE = "open_amount > 0 AND (side = 'C' OR NOT blocked) AND "
+
+
 def _open_items(cursor: Any, account_ids: list[int]) -> pl.DataFrame:
     """The open credits and open unblocked debits of ``account_ids`` (one query per
-    :data:`LOOKUP_CHUNK` accounts), dates read as text (no per-value conversion)."""
+    :data:`LOOKUP_CHUNK` accounts).
+
+    SQLite: the rows come back as one CSV text (``group_concat``) read by Polars: a Python
+    tuple per row costs more than the query itself (every value is a number, a date or
+    ``C``/``D``, so no value needs quoting). PostgreSQL: ``fetchall``, dates as text."""
+    text_schema = {**ITEM_SCHEMA, "due_date": pl.String, "issue_date": pl.String}
     parts = []
     for i in range(0, len(account_ids), LOOKUP_CHUNK):
-        parts.append(
-            fetch_frame(
-                cursor,
+        keys = [keys_param(account_ids[i : i + LOOKUP_CHUNK])]
+        where = " FROM ledger_openitem WHERE " + ITEM_WHERE + bulk.ids_condition("account_id")
+        if is_postgresql():
+            sql = (
                 "SELECT id, account_id, side, open_amount, CAST(due_date AS TEXT), "
-                "CAST(issue_date AS TEXT) FROM ledger_openitem WHERE open_amount > 0 "
-                "AND (side = 'C' OR NOT blocked) AND " + bulk.ids_condition("account_id"),
-                [keys_param(account_ids[i : i + LOOKUP_CHUNK])],
-                {**ITEM_SCHEMA, "due_date": pl.String, "issue_date": pl.String},
+                "CAST(issue_date AS TEXT)" + where
             )
-        )
-    frame = pl.concat(parts) if parts else pl.DataFrame(schema=ITEM_SCHEMA)
+            parts.append(fetch_frame(cursor, sql, keys, text_schema))
+            continue
+        row = " || ',' || ".join(ITEM_COLUMNS)
+        cursor.execute(f"SELECT CAST(group_concat({row}, char(10)) AS BLOB)" + where, keys)
+        (blob,) = cursor.fetchone()
+        if blob:
+            parts.append(
+                pl.read_csv(
+                    bytes(blob),
+                    has_header=False,
+                    new_columns=list(ITEM_COLUMNS),
+                    schema=text_schema,
+                )
+            )
+    frame = pl.concat(parts) if parts else pl.DataFrame(schema=text_schema)
     return frame.with_columns(
-        pl.col("due_date").cast(pl.String).str.slice(0, 10).str.to_date(),
-        pl.col("issue_date").cast(pl.String).str.slice(0, 10).str.to_date(),
+        pl.col("due_date").str.slice(0, 10).str.to_date(),
+        pl.col("issue_date").str.slice(0, 10).str.to_date(),
     )
 
 
