@@ -17,7 +17,8 @@ processes, two cores) posted faster than one in-process loop.
 
 Knobs (environment): ``CAUDAL_BENCH_CONCURRENCY`` (16), ``CAUDAL_BENCH_SECONDS`` (20),
 ``CAUDAL_BENCH_WARMUP`` (5), ``CAUDAL_BENCH_WORKERS`` / ``CAUDAL_BENCH_THREADS`` (the
-``caudal serve`` defaults unless set).
+``caudal serve`` defaults unless set), ``CAUDAL_BENCH_SERVER_SETTINGS`` (the server's
+settings module, ``caudal.settings.production`` unless set).
 """
 
 from __future__ import annotations
@@ -312,6 +313,7 @@ def bench_payments_api(size: int, workdir: Path) -> dict[str, Any]:
     warmup = float(os.environ.get("CAUDAL_BENCH_WARMUP", "5"))
     workers = int(os.environ.get("CAUDAL_BENCH_WORKERS", "0")) or None
     threads = int(os.environ.get("CAUDAL_BENCH_THREADS", "0")) or None
+    settings_module = os.environ.get("CAUDAL_BENCH_SERVER_SETTINGS", "caudal.settings.production")
     centre, key, debtors, setup_seconds = _setup(size)
     rng = np.random.default_rng(SEED)
     budget = int((warmup + window + 2) * 4_000)  # more than the server can take
@@ -329,7 +331,7 @@ def bench_payments_api(size: int, workdir: Path) -> dict[str, Any]:
     connection.close()  # the server owns the database while it runs
     server = Server(
         port=free_port(),
-        env=Server.production_env(),
+        env=Server.production_env({"DJANGO_SETTINGS_MODULE": settings_module}),
         workers=workers,
         threads=threads,
         log=workdir / "server.log",
@@ -349,6 +351,11 @@ def bench_payments_api(size: int, workdir: Path) -> dict[str, Any]:
     in_ledger = Payment.objects.filter(centre=centre, idempotency_key__startswith="api-").count()
     if in_ledger != acked_total:
         raise SystemExit(f"ledger holds {in_ledger} API payments, {acked_total} acknowledged")
+    from caudal.ledger.invariants import check_all
+
+    violations = check_all()
+    if violations:
+        raise SystemExit(f"ledger invariants broken after the run: {violations[:5]}")
     n_floor = figures["acknowledged"]
     floor_picks = rng.integers(0, len(debtors), n_floor)
     floor_amounts = (rng.integers(10, 300, n_floor) * 100).tolist()
@@ -360,9 +367,10 @@ def bench_payments_api(size: int, workdir: Path) -> dict[str, Any]:
         "concurrency": concurrency,
         "warmup_seconds": warmup,
         "server": f"caudal serve (gunicorn gthread, workers={workers or 'default'}, "
-        f"threads={threads or 'default'}), caudal.settings.production",
+        f"threads={threads or 'default'}), {settings_module}",
         "acknowledged_total": acked_total,
         "payments_in_ledger": in_ledger,
+        "invariants": "hold",
         "floor_seconds": floor_seconds,
         "floor_payments_per_s": round(n_floor / floor_seconds, 1) if floor_seconds else None,
         "floor": f"{n_floor} do_post_centre_payment calls in-process, one after the other",
