@@ -366,7 +366,7 @@ def bench_payments_api(size: int, workdir: Path) -> dict[str, Any]:
         **figures,
         "concurrency": concurrency,
         "warmup_seconds": warmup,
-        "server": f"caudal serve (gunicorn gthread, workers={workers or 'default'}, "
+        "server": f"caudal serve (gunicorn {'sync' if threads == 1 else 'gthread'}, workers={workers or 'default'}, "
         f"threads={threads or 'default'}), {settings_module}",
         "acknowledged_total": acked_total,
         "payments_in_ledger": in_ledger,
