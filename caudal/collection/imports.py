@@ -595,12 +595,14 @@ def _open_items(cursor: Any, account_ids: list[int]) -> pl.DataFrame:
 
 #: Temporary table of the new open amounts of old items (SQLite).
 UPDATE_STAGE = "caudal_payment_item_update"
+#: Old items updated per ``UPDATE`` statement (SQLite).
+UPDATE_SLICE = 10_000
 
 
 def _update_items(cursor: Any, changes: pl.DataFrame) -> None:
-    """Write the new open amounts (and ``cleared_on``) of items already in the ledger, in
-    one ``UPDATE ... FROM`` statement: from a staged temporary table on SQLite (about a
-    third faster than one ``UPDATE`` per item), from unnested arrays on PostgreSQL."""
+    """Write the new open amounts (and ``cleared_on``) of items already in the ledger
+    (``changes`` sorted by id) with ``UPDATE ... FROM``: from a staged temporary table on
+    SQLite (faster than one ``UPDATE`` per item), from unnested arrays on PostgreSQL."""
     if changes.height == 0:
         return
     ids = changes["id"].to_list()
@@ -621,10 +623,15 @@ def _update_items(cursor: Any, changes: pl.DataFrame) -> None:
     bulk.insert_columns(
         cursor, UPDATE_STAGE, {"id": ids, "open_amount": amounts, "cleared_on": cleared}
     )
-    cursor.execute(
+    # Statements of UPDATE_SLICE rows: one statement over a whole chunk of a 1,000,000-record
+    # file was measured about 20 % slower per row (probably SQLite's statement journal,
+    # which keeps every page a statement changes in case it aborts).
+    sql = (
         f"UPDATE ledger_openitem SET open_amount = u.open_amount, cleared_on = u.cleared_on "
-        f"FROM {UPDATE_STAGE} AS u WHERE ledger_openitem.id = u.id"
+        f"FROM {UPDATE_STAGE} AS u WHERE ledger_openitem.id = u.id AND u.id BETWEEN %s AND %s"
     )
+    for start in range(0, len(ids), UPDATE_SLICE):
+        cursor.execute(sql, [ids[start], ids[min(start + UPDATE_SLICE, len(ids)) - 1]])
     cursor.execute(f"DROP TABLE temp.{UPDATE_STAGE}")
 
 

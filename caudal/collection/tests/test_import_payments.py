@@ -352,6 +352,7 @@ def test_dry_run_posts_nothing(two):
 def test_chunks_and_repeated_accounts_give_the_same_ledger(two, monkeypatch):
     a, b = two
     monkeypatch.setattr(imports, "CHUNK", 2)
+    monkeypatch.setattr(imports, "UPDATE_SLICE", 1)
     records = [{"reference": r.number, "amount": 2_000} for r in (a, b, a, a, b)]
     result = run(aso(records))
     assert result.committed and result.posted == 5
