@@ -38,6 +38,10 @@ class ApiError(Exception):
         self.body = body
 
 
+class Unreachable(Exception):
+    """No answer from the server after every retry."""
+
+
 class Caudal:
     """A minimal client: JSON in and out, the key in ``Authorization``."""
 
@@ -73,9 +77,9 @@ class Caudal:
                 answer = json.loads(exc.read() or b"{}")
                 if exc.code < 500 or attempt == RETRIES:
                     raise ApiError(exc.code, answer) from None
-            except (urllib.error.URLError, TimeoutError, ConnectionError):
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
                 if attempt == RETRIES:
-                    raise
+                    raise Unreachable(str(exc)) from exc
             time.sleep(0.5 * attempt)  # then the very same request again
         raise AssertionError("unreachable")
 
@@ -146,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.body.get("errors") or []:
             print(f"  - {problem['field']}: {problem['message']}")
         return 1
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+    except Unreachable as exc:
         print(f"\nNo se pudo contactar al servidor {args.base}: {exc}", file=sys.stderr)
         return 2
     return 0
