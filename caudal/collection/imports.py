@@ -17,17 +17,21 @@ file to the ledger, all or nothing, exactly once (``docs/payments-import.md``):
    its amount. Payments are applied with the centre rule ``any`` whatever the centre's own
    rule: the ledger pays open unblocked debits oldest due first and the excess stays as a
    credit (saldo a favor). Blocked (disputed) items are never paid by a file.
-5. **Post** set-based with :func:`caudal.ledger.bulk.post`: one payment document per record
-   (one negative line, concept ``payment``, reference ``F<file id>-L<line>``, source
+5. **Post** set-based with :mod:`caudal.ledger.bulk`: one payment document per record (one
+   negative line, concept ``payment``, reference ``F<file id>-L<line>``, source
    ``file:<sha8>``), one batch per posting date and per :data:`CHUNK` records, all inside
-   ONE transaction for the whole file. Then the :class:`Payment` rows (file, line, document,
+   ONE transaction for the whole file. Each batch is numbered with ``bulk.number``, settled
+   against the accounts' open items with :func:`settle_frame` (``bulk.settle``'s matching,
+   computed column-wise: a Python loop per account cost more than all the writes) and
+   written with ``bulk.write`` plus the clearings and the old items' new open amounts.
+   Then the :class:`Payment` rows (file, line, document,
    centre, point, method, external reference), the :class:`ReconnectionDue` notes for cut
    accounts that no longer owe overdue debt, one audit event and the ``Run`` counts
    (decision 0002: one audit event per import).
 
 The file is one transaction: if anything fails (a crash, a constraint), nothing of it is
 in the ledger and importing it again starts from zero. There is no resumable chunking: a
-million records post in well under a minute (``caudal bench payments-file``).
+million records post in under a minute on two cores (``caudal bench payments-file``).
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ from . import formats
 from .formats import FileFormatError, LineError
 from .models import Centre, FileFormat, PaymentFile, PaymentStatus
 
-#: Records posted per ``bulk.post`` call (bounds memory and the size of each statement).
+#: Records posted per batch (bounds memory and the size of each statement).
 CHUNK = 50_000
 #: Keys sent per look-up query (bounded parameter size).
 LOOKUP_CHUNK = 200_000
@@ -168,8 +172,6 @@ def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
 
 
 # --- resolving references --------------------------------------------------------------
-
-RESOLVED_SCHEMA = {"reference": pl.String, "account_id": pl.Int64, "bill_reference": pl.String}
 
 
 def _table_size(cursor: Any, table: str) -> int:
