@@ -216,8 +216,10 @@ def test_csv_with_two_dates_leading_zeros_and_a_bill_reference(two):
             "point": ["01", "", "P01"],
         }
     )
-    result = run(csvfile.write(records), "csv")
+    data = csvfile.write(records)
+    result = run(data, "csv")
     assert result.committed and result.posted == 3
+    assert run(data, "csv").already_imported and Payment.objects.count() == 3
     rows = {
         p.external_reference: p
         for p in Payment.objects.select_related("document").order_by("file_line")
