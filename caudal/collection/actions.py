@@ -428,16 +428,6 @@ def do_post_centre_payment(
                 replay = _replay(centre, key, fingerprint)
                 if replay is not None:
                     return replay
-            if _rows(
-                "SELECT 1 FROM collection_dailysettlement WHERE centre_id = %s AND day = %s",
-                [centre.pk, paid_on],
-            ):
-                raise errors.PaymentRefused(
-                    errors.DAY_CLOSED,
-                    _("El día %(d)s del centro %(c)s ya está liquidado: no admite más pagos.")
-                    % {"d": paid_on.isoformat(), "c": centre.code},
-                    status=409,
-                )
             account, bill = resolve(reference)
             if connection.features.has_select_for_update:
                 # The ledger takes this lock first too; taking it before reading the debt
