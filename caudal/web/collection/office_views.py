@@ -30,7 +30,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from caudal.collection import actions, errors, reports
-from caudal.collection.centres import CentreError, centre_form_values, do_save_centre, do_save_point
+from caudal.collection.centres import (
+    CENTRE_FIELDS,
+    CentreError,
+    centre_form_values,
+    do_save_centre,
+    do_save_point,
+)
 from caudal.collection.models import (
     AmountRule,
     ApiKey,
@@ -214,21 +220,8 @@ def _form_data(
     return data
 
 
-CENTRE_NAMES = (
-    "code",
-    "name",
-    "kind",
-    "tax_id",
-    "amount_rule",
-    "commission_fixed",
-    "commission_percent",
-    "commission_minimum",
-    "commission_deducted",
-    "deposit_account",
-    "deposit_days",
-    "deposit_time",
-    "active",
-)
+# The centre form's fields are the action's fields.
+CENTRE_NAMES = CENTRE_FIELDS
 
 
 @require_http_methods(["GET", "POST"])
