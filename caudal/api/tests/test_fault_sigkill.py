@@ -54,6 +54,9 @@ def database(tmp_path: Path) -> Iterator[Database]:
     import psycopg
 
     name = f"caudal_fault_{uuid.uuid4().hex[:8]}"
+    # The database of DATABASE_URL need not exist (Django's test runner makes its own test
+    # database from it): create and drop ours from the server's maintenance database.
+    url = url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
     try:
