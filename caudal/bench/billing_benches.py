@@ -30,6 +30,7 @@ import polars as pl
 from django.db import connection, transaction
 from django.utils import timezone
 
+from caudal.bench import floor as engine_floor
 from caudal.bench.harness import benchmark
 from caudal.billing import runs
 from caudal.cadastre.imports import bulk_insert, bulk_session, db_datetime, reserve_ids
@@ -432,8 +433,6 @@ def _debt(
 
 # --------------------------------------------------------------------------------- bench
 
-FLOOR_CHUNK = 100_000
-
 #: table → (unique text columns to make distinct, foreign id columns to shift)
 _FLOOR_TABLES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     "ledger_document": (("reference",), {}),
@@ -447,60 +446,16 @@ _FLOOR_TABLES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
 }
 
 
-def _max_id(cursor: Any, table: str) -> int:
-    cursor.execute(f"SELECT MAX(id) FROM {table}")
-    return int(cursor.fetchone()[0] or 0)
+def _fix_bill_row(table: str, row: list[Any], pos: dict[str, int]) -> None:
+    if table == "billing_bill":
+        row[pos["period"]] = "9999-12"  # (account, period, version) is unique
 
 
 def floor_inserts(marks: dict[str, int]) -> tuple[int, float]:
-    """Insert again, with plain one-row ``executemany``, every row the run added (ids above
-    ``marks[table]``), ids and unique keys shifted, in a transaction rolled back. Returns
-    (rows, seconds of the ``executemany`` calls)."""
-    timed = 0.0
-    total = 0
-    mark = "?" if connection.vendor == "sqlite" else "%s"
-    with transaction.atomic():
-        raw = connection.connection.cursor()
-        top = {t: _max_id(connection.cursor(), t) for t in _FLOOR_TABLES}
-        shift = {t: top[t] - marks[t] for t in _FLOOR_TABLES}
-        for table, (unique_text, foreign) in _FLOOR_TABLES.items():
-            raw.execute(f"SELECT * FROM {table} WHERE 1 = 0")
-            columns = [d[0] for d in raw.description]
-            pos = {c: i for i, c in enumerate(columns)}
-            sql = (
-                f"INSERT INTO {table} ({', '.join(columns)}) "
-                f"VALUES ({', '.join([mark] * len(columns))})"
-            )
-            start = marks[table]
-            end = top[table]
-            while start < end:
-                stop = min(start + FLOOR_CHUNK, end)
-                read = connection.connection.cursor()
-                read.execute(
-                    f"SELECT * FROM {table} WHERE id > {mark} AND id <= {mark} ORDER BY id",
-                    [start, stop],
-                )
-                rows = [list(r) for r in read.fetchall()]
-                read.close()
-                for row in rows:
-                    row[pos["id"]] += shift[table]
-                    for col in unique_text:
-                        row[pos[col]] = f"F{row[pos[col]]}"[: 24 if col == "number" else 64]
-                    for col, parent in foreign.items():
-                        if row[pos[col]] is not None:
-                            row[pos[col]] += shift[parent]
-                    if table == "billing_bill":
-                        row[pos["period"]] = "9999-12"
-                    if table == "ledger_clearing":
-                        row[pos["debit_item_id"]] += 0  # same items: clearings are not unique
-                t0 = time.perf_counter()
-                raw.executemany(sql, rows)
-                timed += time.perf_counter() - t0
-                total += len(rows)
-                start = stop
-        raw.close()
-        transaction.set_rollback(True)
-    return total, timed
+    """The run's rows inserted again by one-row ``executemany`` (``caudal.bench.floor``)."""
+    return engine_floor.reinsert(
+        _FLOOR_TABLES, marks, prefix="F", widths={"number": 24}, fix=_fix_bill_row
+    )
 
 
 @benchmark(
@@ -511,7 +466,7 @@ def floor_inserts(marks: dict[str, int]) -> tuple[int, float]:
 def bench_billing_run(size: int, workdir: Path) -> dict[str, Any]:
     utility = build_utility(size)
     with connection.cursor() as cursor:
-        marks = {t: _max_id(cursor, t) for t in _FLOOR_TABLES}
+        marks = {t: engine_floor.max_id(cursor, t) for t in _FLOOR_TABLES}
     started = time.perf_counter()
     run = runs.run_billing(utility.period, actor="bench")
     seconds = time.perf_counter() - started

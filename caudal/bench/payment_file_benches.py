@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from django.db import connection, transaction
+from django.db import connection
 
+from caudal.bench import floor as engine_floor
 from caudal.bench.billing_benches import SEED, build_utility
 from caudal.bench.harness import benchmark
 from caudal.cadastre.imports import fetch_frame
@@ -40,8 +41,6 @@ from caudal.collection.testing import make_centre
 
 CENTRE = "BANCO07"
 PAID_ON = date(2026, 11, 10)
-FLOOR_CHUNK = 100_000
-
 #: table → (unique text columns to make distinct, foreign id columns to shift)
 FLOOR_TABLES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     "ledger_document": (("reference",), {}),
@@ -78,57 +77,14 @@ def payment_records(size: int, *, seed: int = SEED) -> pl.DataFrame:
     return frame.head(size).select("reference", "amount")
 
 
-def _max_id(cursor: Any, table: str) -> int:
-    cursor.execute(f"SELECT MAX(id) FROM {table}")
-    return int(cursor.fetchone()[0] or 0)
+def _fix_payment_row(table: str, row: list[Any], pos: dict[str, int]) -> None:
+    if table == "collection_payment":
+        row[pos["file_line"]] += 10_000_000  # (file, line) is unique
 
 
 def floor_inserts(marks: dict[str, int]) -> tuple[int, float]:
-    """Insert again, with plain one-row ``executemany``, every row the import added to
-    :data:`FLOOR_TABLES` (ids above ``marks[table]``), ids and unique keys shifted, in a
-    transaction rolled back. Returns (rows, seconds of the ``executemany`` calls)."""
-    timed = 0.0
-    total = 0
-    mark = "?" if connection.vendor == "sqlite" else "%s"
-    with transaction.atomic():
-        raw = connection.connection.cursor()
-        top = {t: _max_id(connection.cursor(), t) for t in FLOOR_TABLES}
-        shift = {t: top[t] - marks[t] for t in FLOOR_TABLES}
-        for table, (unique_text, foreign) in FLOOR_TABLES.items():
-            raw.execute(f"SELECT * FROM {table} WHERE 1 = 0")
-            columns = [d[0] for d in raw.description]
-            pos = {c: i for i, c in enumerate(columns)}
-            sql = (
-                f"INSERT INTO {table} ({', '.join(columns)}) "
-                f"VALUES ({', '.join([mark] * len(columns))})"
-            )
-            start, end = marks[table], top[table]
-            while start < end:
-                stop = min(start + FLOOR_CHUNK, end)
-                read = connection.connection.cursor()
-                read.execute(
-                    f"SELECT * FROM {table} WHERE id > {mark} AND id <= {mark} ORDER BY id",
-                    [start, stop],
-                )
-                rows = [list(r) for r in read.fetchall()]
-                read.close()
-                for row in rows:
-                    row[pos["id"]] += shift[table]
-                    for col in unique_text:
-                        row[pos[col]] = f"X{row[pos[col]]}"[:64]
-                    for col, parent in foreign.items():
-                        if row[pos[col]] is not None:
-                            row[pos[col]] += shift[parent]
-                    if table == "collection_payment":
-                        row[pos["file_line"]] += 10_000_000
-                t0 = time.perf_counter()
-                raw.executemany(sql, rows)
-                timed += time.perf_counter() - t0
-                total += len(rows)
-                start = stop
-        raw.close()
-        transaction.set_rollback(True)
-    return total, timed
+    """The import's rows inserted again by one-row ``executemany`` (``caudal.bench.floor``)."""
+    return engine_floor.reinsert(FLOOR_TABLES, marks, prefix="X", fix=_fix_payment_row)
 
 
 @benchmark(
@@ -155,7 +111,7 @@ def bench_payments_file(size: int, workdir: Path) -> dict[str, Any]:
             # Start from a database at rest, as a utility's is when a bank file arrives: the
             # setup's writes moved from the WAL into the database file.
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        marks = {t: _max_id(cursor, t) for t in FLOOR_TABLES}
+        marks = {t: engine_floor.max_id(cursor, t) for t in FLOOR_TABLES}
     setup = time.perf_counter() - started
     t0 = time.perf_counter()
     result = import_payments(
