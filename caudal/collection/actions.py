@@ -24,7 +24,6 @@ except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
 
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import Count, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -664,18 +663,3 @@ def authenticate(raw: str) -> ApiKey | None:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
     return key
-
-
-def day_payments(centre: Centre, day: date) -> dict[str, Any]:
-    """Totals of a centre's day so far (posted and reversed)."""
-    qs = Payment.objects.filter(centre_id=centre.pk, payment_date=day)
-    posted = qs.filter(status=PaymentStatus.POSTED).aggregate(n=Count("id"), total=Sum("amount"))
-    reversed_ = qs.filter(status=PaymentStatus.REVERSED).aggregate(
-        n=Count("id"), total=Sum("amount")
-    )
-    return {
-        "payments": int(posted["n"] or 0),
-        "collected": int(posted["total"] or 0),
-        "reversals": int(reversed_["n"] or 0),
-        "reversed_amount": int(reversed_["total"] or 0),
-    }

@@ -355,6 +355,7 @@ def cashier_day(*, actor: str) -> dict[str, int]:
     from django.contrib.auth import get_user_model
 
     from caudal.collection import cashdesk
+    from caudal.collection.actions import debt, resolve
     from caudal.collection.errors import PaymentRefused
     from caudal.collection.models import Centre
     from caudal.ledger.models import OpenItem
@@ -373,8 +374,6 @@ def cashier_day(*, actor: str) -> dict[str, int]:
     )
     taken = 0
     for n, number in enumerate(accounts):
-        from caudal.collection.actions import debt, resolve
-
         account, _bill = resolve(number)
         due = debt(account).due
         if due <= 0:
