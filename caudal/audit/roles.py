@@ -20,7 +20,12 @@ What each role can do today (the pages that check these permissions live in ``ca
 - ``field_worker``: the mobile reading page of their routes (``metering.read_meters``);
 - ``cashier``: the cash desk (``collection.take_payments``); ``cash_supervisor`` and
   ``manager``: cash sessions, centres and their API keys, daily settlements, deposits, bank
-  file imports; collection reports for them and for the cartera, collections and audit roles.
+  file imports; collection reports for them and for the cartera, collections and audit roles;
+- ``cartera_analyst``: snapshots and testigos, follow-ups, indicators, the dashboard, and
+  drafts the management reports; ``cartera_coordinator`` also reviews them (forward or
+  return); ``manager`` (the director) approves or returns them and sets the stage, aging and
+  indicator policies and targets; ``collections_officer`` and ``auditor`` view the cartera
+  pages and the published reports.
 """
 
 from __future__ import annotations
@@ -76,6 +81,11 @@ COLLECTION_WORK = frozenset(
     }
 )
 
+# Cartera control: the analyst takes snapshots, follows the cartera and drafts the reports;
+# the coordinator reviews them; the manager (director) approves them and sets policies.
+CARTERA_VIEW = frozenset({"portfolio.view_cartera", "reports.view_reports"})
+CARTERA_WORK = CARTERA_VIEW | {"portfolio.take_snapshots", "reports.draft_reports"}
+
 ROLES: dict[str, Role] = {
     "manager": (
         "Gerencia comercial",
@@ -85,15 +95,24 @@ ROLES: dict[str, Role] = {
         | BILLS
         | BILLING_WORK
         | COLLECTION_WORK
+        | CARTERA_WORK
+        | {"portfolio.manage_policies", "reports.approve_reports"}
         | _perms("cadastre", ["view", "add", "change", "delete"], CONFIG_MODELS),
     ),
-    "cartera_analyst": ("Analista de cartera", OFFICE | BILLS | {"collection.view_collections"}),
+    "cartera_analyst": (
+        "Analista de cartera",
+        OFFICE | BILLS | CARTERA_WORK | {"collection.view_collections"},
+    ),
+    "cartera_coordinator": (
+        "Coordinador de cartera",
+        OFFICE | BILLS | CARTERA_WORK | {"collection.view_collections", "reports.review_reports"},
+    ),
     "billing_analyst": ("Analista de facturación", OFFICE | BILLS | BILLING_WORK),
     "cashier": ("Cajero / centro de recaudo", OFFICE | BILLS | CASH_DESK),
     "cash_supervisor": ("Supervisor de recaudación", OFFICE | BILLS | COLLECTION_WORK),
     "collections_officer": (
         "Gestor de cobranza",
-        OFFICE | BILLS | {"collection.view_collections"},
+        OFFICE | BILLS | CARTERA_VIEW | {"collection.view_collections"},
     ),
     "field_supervisor": (
         "Supervisor de campo",
@@ -107,6 +126,7 @@ ROLES: dict[str, Role] = {
         | OVERSIGHT
         | VIEW_RECORDS
         | BILLS
+        | CARTERA_VIEW
         | {"metering.supervise_reading", "collection.view_collections"}
         | _perms("cadastre", ["view"], CONFIG_MODELS),
     ),

@@ -12,6 +12,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("CAUDAL_VAR_DIR", BASE_DIR / "var"))
 # Uploaded files (readers' photos); served only through views that check permissions.
 MEDIA_ROOT = Path(os.environ.get("CAUDAL_MEDIA_ROOT", VAR_DIR / "media"))
+# Cartera snapshots (one folder of Parquet files per cut-off date) and published reports.
+CAUDAL_SNAPSHOT_DIR = Path(os.environ.get("CAUDAL_SNAPSHOT_DIR", VAR_DIR / "snapshots"))
+CAUDAL_REPORT_DIR = Path(os.environ.get("CAUDAL_REPORT_DIR", VAR_DIR / "reports"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
@@ -45,6 +48,8 @@ INSTALLED_APPS = [
     "caudal.metering",
     "caudal.billing",
     "caudal.collection",
+    "caudal.portfolio",
+    "caudal.reports",
     "caudal.web",
     # Django admin, opened by role (web.access_admin) as well as is_staff; listed after
     # caudal.web so that the web app's admin/base_site.html (Caudal colours) wins.

@@ -26,4 +26,6 @@ urlpatterns = [
     path("", include("caudal.web.billing.urls")),
     path("", include("caudal.web.tariffs.urls")),
     path("", include("caudal.web.collection.urls")),
+    path("", include("caudal.web.portfolio.urls")),
+    path("", include("caudal.web.reports.urls")),
 ]

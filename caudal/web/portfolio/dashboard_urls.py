@@ -1,0 +1,5 @@
+"""dashboard pages (see caudal/web/portfolio/urls.py)."""
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []
