@@ -125,6 +125,18 @@ CUBE_MEASURES: tuple[str, ...] = (
 )
 
 
+#: ``months.parquet``: one row per month (the 13 months up to the cut-off date), int64
+#: amounts. ``collected_current`` was applied to items not past due when paid,
+#: ``collected_arrears`` to items past due; ``collected`` is their sum.
+MONTH_COLUMNS: tuple[str, ...] = (
+    "month",  # date32, first day of the month
+    "billed",
+    "collected",
+    "collected_current",
+    "collected_arrears",
+)
+
+
 def bucket_column(code: str) -> str:
     """Column name of a bucket's amount: ``"1-30"`` → ``"aged_1_30"``, ``">360"`` →
     ``"aged_over_360"``."""
