@@ -28,14 +28,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 
 import polars as pl
 
 from . import rules, schema
 
 #: Parquet compression of the snapshot files (fast to write, read by DuckDB, Spark, Trino).
-COMPRESSION = "lz4"
+COMPRESSION: Final[Literal["lz4"]] = "lz4"
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ RAW_ACCOUNT_SCHEMA: dict[str, Any] = {
 
 def _bucket_expr(days: pl.Expr, bounds: Sequence[int]) -> pl.Expr:
     codes = rules.bucket_codes(bounds)
-    expr = pl.when(days <= bounds[0]).then(pl.lit(codes[0]))
+    expr: Any = pl.when(days <= bounds[0]).then(pl.lit(codes[0]))
     for code, bound in zip(codes[1:], bounds[1:], strict=False):
         expr = expr.when(days <= bound).then(pl.lit(code))
     return expr.otherwise(pl.lit(codes[-1]))
