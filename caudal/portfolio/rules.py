@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, DivisionByZero, InvalidOperation
@@ -26,7 +27,12 @@ class RuleError(ValueError):
 
 def check_bounds(bounds: Sequence[int]) -> tuple[int, ...]:
     """Bounds must be non-negative integers, strictly increasing, starting at 0."""
-    out = tuple(int(b) for b in bounds)
+    if any(isinstance(b, bool) for b in bounds):
+        raise RuleError("bucket bounds must be whole numbers of days")
+    try:  # whole numbers only: int(1.5) would silently make it 1
+        out = tuple(operator.index(b) for b in bounds)
+    except TypeError as exc:
+        raise RuleError("bucket bounds must be whole numbers of days") from exc
     if not out or out[0] != 0:
         raise RuleError("the first bucket bound must be 0 (the current bucket)")
     if any(b2 <= b1 for b1, b2 in itertools.pairwise(out)):
@@ -92,6 +98,14 @@ def check_stage_rules(rules: Sequence[StageRuleSpec]) -> list[StageRuleSpec]:
     ordered = sorted(rules, key=lambda r: r.order)
     if not ordered:
         raise RuleError("a stage policy needs at least one rule")
+    for r1, r2 in itertools.pairwise(ordered):
+        if r1.order == r2.order:
+            raise RuleError(f"rule {r2.order}: two rules have the same order")
+    for r in ordered:
+        if not r.stage.strip():
+            raise RuleError(f"rule {r.order}: the stage code is empty")
+        if r.min_days < 0 or (r.max_days is not None and r.max_days < 0) or r.min_amount < 0:
+            raise RuleError(f"rule {r.order}: days and amounts cannot be negative")
     last = ordered[-1]
     if last.min_days or last.max_days is not None or last.min_amount or last.segment:
         raise RuleError("the last stage rule must have no conditions (it catches the rest)")
@@ -128,15 +142,27 @@ def traffic_light(
 
 
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div)
+#: Longest formula accepted (the model's column holds 500 characters); also bounds the
+#: nesting depth, so parsing and evaluating never exhaust the stack.
+MAX_FORMULA_LENGTH = 500
+
+
+def _parse(expression: str) -> ast.Expression:
+    text = expression.strip()
+    if len(text) > MAX_FORMULA_LENGTH:
+        raise RuleError(f"formula is longer than {MAX_FORMULA_LENGTH} characters")
+    try:
+        return ast.parse(text, mode="eval")
+    except SyntaxError as exc:
+        raise RuleError(f"formula is not valid: {exc.msg}") from exc
+    except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, deep nesting
+        raise RuleError("formula is not valid: it cannot be read") from exc
 
 
 def formula_names(expression: str) -> set[str]:
     """Input names an expression uses; raises :class:`RuleError` on anything but
-    arithmetic (+ − × ÷, parentheses, numbers, names)."""
-    try:
-        tree = ast.parse(expression, mode="eval")
-    except SyntaxError as exc:
-        raise RuleError(f"formula is not valid: {exc.msg}") from exc
+    arithmetic (+ − × ÷, parentheses, finite numbers, names)."""
+    tree = _parse(expression)
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
@@ -150,6 +176,8 @@ def formula_names(expression: str) -> set[str]:
         elif isinstance(node, ast.Constant):
             if not isinstance(node.value, int | float) or isinstance(node.value, bool):
                 raise RuleError("only numbers and input names are allowed in a formula")
+            if not Decimal(str(node.value)).is_finite():  # 1e999 parses as infinity
+                raise RuleError("numbers in a formula must be finite")
         elif not isinstance(node, ast.Expression | ast.Load | ast.operator | ast.unaryop):
             raise RuleError(f"'{type(node).__name__}' is not allowed in a formula")
     return names
@@ -163,7 +191,7 @@ def evaluate(expression: str, inputs: Mapping[str, int | Decimal]) -> Decimal | 
     missing = sorted(names - inputs.keys())
     if missing:
         raise RuleError(f"unknown inputs in formula: {', '.join(missing)}")
-    tree = ast.parse(expression, mode="eval")
+    tree = _parse(expression)
 
     def ev(node: ast.AST) -> Decimal:
         if isinstance(node, ast.Expression):
@@ -192,3 +220,5 @@ def evaluate(expression: str, inputs: Mapping[str, int | Decimal]) -> Decimal | 
         return ev(tree)
     except (DivisionByZero, InvalidOperation):
         return None
+    except RecursionError as exc:
+        raise RuleError("formula is nested too deeply") from exc
