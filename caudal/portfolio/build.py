@@ -9,6 +9,8 @@ Raw items (one row per item open at the end of the date, as of that date)::
     item_id, account_id, document_id: int64; document_kind, concept, side ("D"/"C"): str;
     issue_date, due_date: date; amount, open_amount: int64 (open_amount as of the date);
     blocked: bool (as of the date)
+    optional: blocked_since (date), block_case, block_responsible (str) of the block in
+    force at the date (null / "" when not blocked; filled in when missing)
 
 Raw accounts (attributes; more accounts than have items is fine)::
 
@@ -156,9 +158,28 @@ def build_frames(
     codes = policies.bucket_codes
     aged = schema.bucket_columns(codes)
     debit = pl.col("side") == "D"
+    raw = items.lazy()
+    present = set(items.columns)
+    raw = raw.with_columns(
+        *(
+            []
+            if "blocked_since" in present
+            else [pl.lit(None, dtype=pl.Date).alias("blocked_since")]
+        ),
+        *([pl.lit("").alias(c) for c in ("block_case", "block_responsible") if c not in present]),
+    ).with_columns(
+        pl.when(pl.col("blocked")).then(pl.col("blocked_since")).alias("blocked_since"),
+        pl.when(pl.col("blocked"))
+        .then(pl.col("block_case").fill_null(""))
+        .otherwise(pl.lit(""))
+        .alias("block_case"),
+        pl.when(pl.col("blocked"))
+        .then(pl.col("block_responsible").fill_null(""))
+        .otherwise(pl.lit(""))
+        .alias("block_responsible"),
+    )
     it = (
-        items.lazy()
-        .filter(pl.col("open_amount") > 0)
+        raw.filter(pl.col("open_amount") > 0)
         .with_columns(
             pl.lit(on).alias("snapshot_date"),
             pl.when(debit)

@@ -64,6 +64,9 @@ ITEM_COLUMNS: tuple[str, ...] = (
     "days_past_due",  # int32, max(0, date - due_date) for debits; 0 for credits
     "bucket",  # bucket code of days_past_due (see rules.bucket_codes); "credit" for credits
     "blocked",  # bool, blocked (partida bloqueada) at the end of the date
+    "blocked_since",  # date32, effective date of the block in force (null when not blocked)
+    "block_case",  # complaint / case reference of that block ("" when none)
+    "block_responsible",  # who handles the complaint, from the block event ("" when none)
     *ACCOUNT_ATTRIBUTES,
     "stage",  # the account's stage code
     "responsible",  # the account's stage's responsible unit
