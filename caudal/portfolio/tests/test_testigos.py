@@ -1,0 +1,424 @@
+"""Testigos de cartera vigente / vencida: workbook, CSV and Parquet from a snapshot folder,
+the ``caudal testigo`` command, and the page and downloads with their permissions."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import zipfile
+from collections import Counter
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import openpyxl
+import pyarrow.parquet as pq
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from caudal.audit.models import AuditEvent
+from caudal.audit.roles import ensure_roles
+from caudal.cadastre.models import Municipality
+from caudal.portfolio import build, schema, synthetic, testigos
+
+ON = date(2026, 10, 31)
+COP = testigos.Labels(currency="COP", utility="Acueducto Demo E.S.P.")
+PEN = testigos.Labels(currency="PEN")
+
+
+@pytest.fixture
+def snap(settings, tmp_path) -> Path:
+    """A synthetic snapshot of 80 accounts (about half of them in arrears)."""
+    settings.CAUDAL_SNAPSHOT_DIR = tmp_path / "snapshots"
+    folder = tmp_path / "snapshots" / ON.isoformat()
+    synthetic.write_folder(folder, on=ON, accounts=80, items_per_account=4, seed=5)
+    return folder
+
+
+def accounts(folder: Path, which: str | None = None) -> list[dict]:
+    sql = "SELECT * FROM read_parquet(?)" + (" WHERE testigo = ?" if which else "")
+    params = [str(folder / schema.ACCOUNTS), *([which] if which else [])]
+    rel = duckdb.connect().execute(sql, params)
+    names = [d[0] for d in rel.description]
+    return [dict(zip(names, row, strict=True)) for row in rel.fetchall()]
+
+
+def detail_rows(book: openpyxl.Workbook) -> list[tuple]:
+    rows = []
+    for name in book.sheetnames[1:]:
+        ws = book[name]
+        data = list(ws.iter_rows(values_only=True))
+        assert data[0][0] == "Cuenta contrato", name  # every detail sheet has the header
+        rows += data[1:]
+    return rows
+
+
+def major(minor: int) -> Decimal:
+    return Decimal(minor).scaleb(-2)
+
+
+# --- XLSX ---------------------------------------------------------------------------------
+
+
+def test_workbook_splits_at_the_sheet_limit_and_lists_every_account_once(snap, tmp_path):
+    out = tmp_path / "vencida.xlsx"
+    expected = accounts(snap, "vencida")
+    assert 30 < len(expected) < 60  # the split below needs several sheets
+    result = testigos.write_testigo_result(ON, "vencida", "xlsx", out, labels=COP, sheet_rows=10)
+    sheets = -(-len(expected) // 10)
+    names = ["Resumen", *[f"Detalle {i}" for i in range(1, sheets + 1)]]
+    assert result.sheets == names and result.accounts == len(expected)
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames == names
+    for name in names[1:-1]:
+        assert book[name].max_row == 11  # header + 10
+    assert book[names[-1]].max_row == 1 + len(expected) - 10 * (sheets - 1)
+    first = book["Detalle 1"]
+    assert first.freeze_panes == "B2"
+    assert first.auto_filter.ref == "A1:AB11"
+    assert first.column_dimensions["B"].width > 20  # holder names get room
+    rows = detail_rows(book)
+    numbers = [r[0] for r in rows]
+    assert Counter(numbers) == Counter(a["account_number"] for a in expected)
+    assert numbers == sorted(numbers)
+    # Values match the snapshot, money in major units exactly.
+    by_number = {a["account_number"]: a for a in expected}
+    header = [c.value for c in first[1]]
+    col = {h: i for i, h in enumerate(header)}
+    buckets = [f"{testigos.bucket_label(c)} ($)" for c in build.read_manifest(snap)["bucket_codes"]]
+    assert buckets[0] == "Al día (0 días) ($)" and buckets[-1] == "> 360 días ($)"
+    for r in rows:
+        a = by_number[r[0]]
+        assert Decimal(str(r[col["Saldo ($)"]])) == major(a["balance"])
+        assert Decimal(str(r[col["Vencido ($)"]])) == major(a["overdue"])
+        assert r[col["Días de mora"]] == a["max_days_past_due"] >= 1
+        assert r[col["Estrato"]] == a["stratum"]
+        assert r[col["Etapa de cobro"]] == a["stage_name"]
+        aged = sum(Decimal(str(r[col[h]])) for h in buckets)
+        assert aged - Decimal(str(r[col["Saldo a favor ($)"]])) == major(a["balance"])
+        assert r[col["En convenio"]] == ("Sí" if a["in_agreement"] else "No")
+    assert {r[col["Uso"]] for r in rows} <= {"Doméstico", "Comercial", "Social", "Estatal"}
+    assert {r[col["Clase de edad"]] for r in rows} <= {
+        "Mora temprana",
+        "Cartera liviana",
+        "Cartera pesada",
+        "DDR (difícil recaudo)",
+    }
+
+
+def test_money_is_written_as_exact_decimals(snap, tmp_path):
+    out = testigos.write_testigo(ON, "vencida", "xlsx", tmp_path / "t.xlsx", labels=COP)
+    with zipfile.ZipFile(out) as z:
+        xml = z.read("xl/worksheets/sheet2.xml").decode()
+    values = re.findall(r"<v>([^<]*)</v>", xml)
+    assert values and all(re.fullmatch(r"-?\d+(\.\d\d)?", v) for v in values), values[:20]
+    assert "E" not in "".join(values)
+
+
+def test_resumen_totals_equal_the_detail_and_the_snapshot(snap, tmp_path):
+    manifest = build.read_manifest(snap)["totals"]
+    seen_accounts = 0
+    seen = {"balance": Decimal(0), "overdue": Decimal(0), "blocked": Decimal(0)}
+    for which in testigos.WHICH:
+        out = testigos.write_testigo(ON, which, "xlsx", tmp_path / f"{which}.xlsx", labels=COP)
+        book = openpyxl.load_workbook(out)
+        summary = list(book["Resumen"].iter_rows(values_only=True))
+        assert summary[0][0] == testigos.title(which)
+        assert summary[4][:2] == ("Testigo", "Cuentas")
+        total = summary[5]
+        assert total[0] == "Total"
+        rows = detail_rows(book)
+        header = [c.value for c in book[book.sheetnames[1]][1]]
+        col = {h: i for i, h in enumerate(header)}
+        detail = (
+            len(rows),
+            sum(Decimal(str(r[col["Saldo ($)"]])) for r in rows),
+            sum(Decimal(str(r[col["Vencido ($)"]])) for r in rows),
+            sum(Decimal(str(r[col["Bloqueado ($)"]])) for r in rows),
+        )
+        assert (total[1], *(Decimal(str(v)) for v in total[2:5])) == detail
+        # Every classification adds up to the same total.
+        titles = [r[0] for r in summary if r[0] and str(r[0]).startswith("Por ")]
+        assert titles == [
+            "Por etapa de cobro",
+            "Por responsable",
+            "Por tramo de edad",
+            "Por clase de edad",
+            "Por uso",
+            "Por estrato",
+            "Por municipio",
+            "Por zona",
+        ]
+        section_totals = [r for r in summary[6:] if r[0] == "Total"]
+        assert len(section_totals) == len(titles)
+        assert all(r[1:5] == total[1:5] for r in section_totals)
+        seen_accounts += total[1]
+        seen["balance"] += Decimal(str(total[2]))
+        seen["overdue"] += Decimal(str(total[3]))
+        seen["blocked"] += Decimal(str(total[4]))
+    assert seen_accounts == manifest["accounts"]
+    assert seen == {
+        "balance": major(manifest["balance"]),
+        "overdue": major(manifest["overdue"]),
+        "blocked": major(manifest["blocked"]),
+    }
+
+
+def test_stage_section_follows_the_policy_order(snap, tmp_path):
+    out = testigos.write_testigo(ON, "vencida", "xlsx", tmp_path / "v.xlsx", labels=COP)
+    summary = list(openpyxl.load_workbook(out)["Resumen"].iter_rows(values_only=True))
+    start = [r[0] for r in summary].index("Por etapa de cobro") + 2
+    stages = []
+    for r in summary[start:]:
+        if r[0] == "Total":
+            break
+        stages.append(r[0])
+    policy = [s.name for s in synthetic.CO_STAGES]
+    assert stages == [s for s in policy if s in stages] and len(stages) >= 3
+
+
+def test_empty_testigo_still_makes_a_workbook(settings, tmp_path):
+    settings.CAUDAL_SNAPSHOT_DIR = tmp_path
+    folder = tmp_path / ON.isoformat()
+    synthetic.write_folder(folder, on=ON, accounts=5, seed=1)
+    # Keep only the current accounts: the overdue testigo is empty.
+    con = duckdb.connect()
+    con.execute(
+        "COPY (SELECT * FROM read_parquet(?) WHERE testigo = 'vigente') TO "
+        f"'{folder / 'only.parquet'}' (FORMAT parquet)",
+        [str(folder / schema.ACCOUNTS)],
+    )
+    (folder / "only.parquet").replace(folder / schema.ACCOUNTS)
+    (folder / schema.CUBE).unlink()
+    assert testigos.totals_by_testigo(ON)["vencida"] == testigos.Totals()
+    out = testigos.write_testigo(ON, "vencida", "xlsx", tmp_path / "e.xlsx", labels=PEN)
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames == ["Resumen", "Detalle"]
+    assert book["Detalle"].max_row == 1
+    assert list(book["Resumen"].iter_rows(values_only=True))[5][:2] == ("Total", 0)
+
+
+# --- CSV and Parquet -----------------------------------------------------------------------
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    return list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+
+
+def test_vigente_and_vencida_cover_every_account_once(snap, tmp_path):
+    everyone = accounts(snap)
+    numbers: dict[str, list[str]] = {}
+    for which in testigos.WHICH:
+        rows = read_csv(
+            testigos.write_testigo(ON, which, "csv", tmp_path / f"{which}.csv", labels=COP)
+        )
+        numbers[which] = [r["Cuenta contrato"] for r in rows]
+        days = [int(r["Días de mora"]) for r in rows]
+        assert all(d == 0 for d in days) if which == "vigente" else all(d >= 1 for d in days)
+        table = pq.read_table(
+            testigos.write_testigo(ON, which, "parquet", tmp_path / f"{which}.parquet")
+        )
+        assert table.num_rows == len(rows)
+        assert set(table.column("testigo").to_pylist()) <= {which}
+        assert table.schema.names == pq.read_schema(snap / schema.ACCOUNTS).names
+    assert not set(numbers["vigente"]) & set(numbers["vencida"])
+    assert Counter(numbers["vigente"] + numbers["vencida"]) == Counter(
+        a["account_number"] for a in everyone
+    )
+
+
+def test_csv_amounts_follow_the_currency(snap, tmp_path):
+    expected = {a["account_number"]: a for a in accounts(snap, "vencida")}
+    cop = read_csv(testigos.write_testigo(ON, "vencida", "csv", tmp_path / "c.csv", labels=COP))
+    pen = read_csv(testigos.write_testigo(ON, "vencida", "csv", tmp_path / "p.csv", labels=PEN))
+    assert "Saldo ($)" in cop[0] and "Saldo (S/)" in pen[0]
+    for c, p in zip(cop, pen, strict=True):
+        minor = expected[c["Cuenta contrato"]]["balance"]
+        assert c["Saldo ($)"] == f"{major(minor)}".replace(".", ",")
+        assert p["Saldo (S/)"] == f"{major(minor)}"
+    assert sum(Decimal(r["Saldo (S/)"]) for r in pen) == major(
+        sum(a["balance"] for a in expected.values())
+    )
+
+
+def test_streamed_csv_equals_the_file(snap, tmp_path):
+    path = testigos.write_testigo(ON, "vigente", "csv", tmp_path / "v.csv", labels=PEN)
+    streamed = b"".join(testigos.stream_testigo(ON, "vigente", "csv", labels=PEN))
+    assert streamed == path.read_bytes()
+
+
+@pytest.mark.django_db
+def test_names_come_from_the_cadastre(snap, tmp_path):
+    Municipality.objects.create(code="M01", name="Chapinero")
+    out = testigos.write_testigo(ON, "vencida", "csv", tmp_path / "n.csv")  # labels from the DB
+    towns = {r["Municipio"] for r in read_csv(out)}
+    assert "Chapinero" in towns and "M01" not in towns and "M02" in towns
+
+
+def test_no_snapshot_and_bad_arguments(settings, tmp_path):
+    settings.CAUDAL_SNAPSHOT_DIR = tmp_path
+    with pytest.raises(testigos.TestigoError, match="No hay corte de cartera del 31/10/2026"):
+        testigos.write_testigo(ON, "vencida", "xlsx", tmp_path / "x.xlsx", labels=PEN)
+    with pytest.raises(testigos.TestigoError, match="Testigo desconocido"):
+        testigos.write_testigo(ON, "morosa", "xlsx", tmp_path / "x.xlsx", labels=PEN)
+    with pytest.raises(testigos.TestigoError, match="Formato desconocido"):
+        testigos.write_testigo(ON, "vencida", "pdf", tmp_path / "x.pdf", labels=PEN)
+
+
+def test_download_file_is_built_once_per_snapshot(snap):
+    first = testigos.testigo_file(ON, "vencida", "xlsx", labels=COP)
+    stamp = first.stat().st_mtime_ns
+    again = testigos.testigo_file(ON, "vencida", "xlsx", labels=COP)
+    assert again == first and again.stat().st_mtime_ns == stamp
+    assert first.name == "testigo-cartera-vencida-2026-10-31.xlsx"
+    assert not [p for p in first.parent.iterdir() if p.name.startswith(".tmp-")]
+    # The snapshot taken again (a newer accounts.parquet) rebuilds it.
+    src = snap / schema.ACCOUNTS
+    import os
+
+    os.utime(src, ns=(stamp + 10**9, stamp + 10**9))
+    rebuilt = testigos.testigo_file(ON, "vencida", "xlsx", labels=COP)
+    assert rebuilt.stat().st_mtime_ns > stamp
+
+
+# --- command ----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_command_writes_and_audits(snap, tmp_path, utility):
+    out = tmp_path / "cli" / "vencida.csv"
+    buf = io.StringIO()
+    call_command(
+        "testigo", "--date", ON.isoformat(), "--which", "vencida", "--output", str(out),
+        "--json", "--actor", "ana", stdout=buf,
+    )  # fmt: skip
+    summary = json.loads(buf.getvalue())
+    n = len(accounts(snap, "vencida"))
+    assert summary["format"] == "csv" and summary["accounts"] == n
+    assert len(read_csv(out)) == n
+    event = AuditEvent.objects.get(action="portfolio.download_testigo")
+    assert (event.actor_label, event.object_id) == ("ana", ON.isoformat())
+    assert event.after == {"testigo": "vencida", "format": "csv", "accounts": n}
+    xlsx = tmp_path / "cli" / "vigente.xlsx"
+    text = io.StringIO()
+    call_command(
+        "testigo", "--date", ON.isoformat(), "--which", "vigente", "--output", str(xlsx),
+        "--sheet-rows", "20", stdout=text,
+    )  # fmt: skip
+    assert "Testigo de Cartera Vigente al 31/10/2026" in text.getvalue()
+    assert openpyxl.load_workbook(xlsx, read_only=True).sheetnames[:3] == [
+        "Resumen",
+        "Detalle 1",
+        "Detalle 2",
+    ]
+
+
+@pytest.mark.django_db
+def test_command_without_snapshot(settings, tmp_path):
+    settings.CAUDAL_SNAPSHOT_DIR = tmp_path
+    with pytest.raises(CommandError, match="No hay corte de cartera del 30/09/2026"):
+        call_command("testigo", "--date", "2026-09-30", "--which", "vencida")
+    with pytest.raises(CommandError, match="Fecha no válida"):
+        call_command("testigo", "--date", "30/09/2026", "--which", "vencida")
+    assert not AuditEvent.objects.exists()
+
+
+# --- web ----------------------------------------------------------------------------------
+
+
+def client_for(role: str) -> Client:
+    ensure_roles()
+    user = User.objects.create_user(username=f"u-{role}", password="x")
+    user.groups.add(Group.objects.get(name=role))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+VIEWERS = {"manager", "cartera_analyst", "cartera_coordinator", "collections_officer", "auditor"}
+DOWNLOADERS = {"manager", "cartera_analyst", "cartera_coordinator"}
+
+
+@pytest.mark.django_db
+def test_page_and_downloads_by_permission(snap, utility):
+    page = f"/cartera/cortes/{ON.isoformat()}/testigos/"
+    download = f"/cartera/cortes/{ON.isoformat()}/testigos/vencida.csv"
+    for role in sorted(VIEWERS | {"billing_analyst", "cashier", "customer_service"}):
+        client = client_for(role)
+        response = client.get(page)
+        assert response.status_code == (200 if role in VIEWERS else 403), role
+        got = client.get(download)
+        assert got.status_code == (200 if role in DOWNLOADERS else 403), role
+        if role in VIEWERS:
+            body = response.content.decode()
+            assert (download in body) == (role in DOWNLOADERS), role
+    assert AuditEvent.objects.filter(action="portfolio.download_testigo").count() == len(
+        DOWNLOADERS
+    )
+
+
+@pytest.mark.django_db
+def test_page_figures(snap, utility):
+    body = client_for("collections_officer").get(f"/cartera/cortes/{ON.isoformat()}/testigos/")
+    text = body.content.decode()
+    totals = build.read_manifest(snap)["totals"]
+    n = {w: len(accounts(snap, w)) for w in testigos.WHICH}
+    assert f'data-testid="vigente-accounts">{n["vigente"]}<' in text
+    assert f'data-testid="vencida-accounts">{n["vencida"]}<' in text
+    assert f'data-testid="all-accounts">{totals["accounts"]}<' in text
+    assert "Testigo de Cartera Vencida" in text and "Descargar requiere" in text
+
+
+def streamed(response: Any) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+@pytest.mark.django_db
+def test_downloads(snap, utility):
+    client = client_for("cartera_analyst")
+    base = f"/cartera/cortes/{ON.isoformat()}/testigos/"
+    n = len(accounts(snap, "vencida"))
+    xlsx = client.get(base + "vencida.xlsx")
+    assert xlsx.status_code == 200
+    assert xlsx["Content-Disposition"] == (
+        'attachment; filename="testigo-cartera-vencida-2026-10-31.xlsx"'
+    )
+    assert xlsx["Content-Type"] == testigos.CONTENT_TYPES["xlsx"]
+    assert "no-store" in xlsx["Cache-Control"]
+    book = openpyxl.load_workbook(io.BytesIO(streamed(xlsx)))
+    assert len(detail_rows(book)) == n
+    csv_response = client.get(base + "vencida.csv")
+    assert csv_response["Content-Disposition"].endswith('testigo-cartera-vencida-2026-10-31.csv"')
+    text = streamed(csv_response).decode("utf-8-sig")
+    assert len(list(csv.reader(io.StringIO(text), delimiter=";"))) == n + 1
+    parquet = client.get(base + "vigente.parquet")
+    table = pq.read_table(io.BytesIO(streamed(parquet)))
+    assert table.num_rows == len(accounts(snap, "vigente"))
+    events = AuditEvent.objects.filter(action="portfolio.download_testigo").order_by("id")
+    assert [
+        (e.actor_label, (e.after or {})["testigo"], (e.after or {})["format"]) for e in events
+    ] == [
+        ("u-cartera_analyst", "vencida", "xlsx"),
+        ("u-cartera_analyst", "vencida", "csv"),
+        ("u-cartera_analyst", "vigente", "parquet"),
+    ]
+    assert client.get(base + "morosa.csv").status_code == 404
+    assert client.get(base + "vencida.pdf").status_code == 404
+
+
+@pytest.mark.django_db
+def test_no_snapshot_is_404(settings, tmp_path, utility):
+    settings.CAUDAL_SNAPSHOT_DIR = tmp_path
+    client = client_for("cartera_analyst")
+    assert client.get("/cartera/cortes/2026-09-30/testigos/").status_code == 404
+    assert client.get("/cartera/cortes/2026-09-30/testigos/vencida.xlsx").status_code == 404
+    assert client.get("/cartera/cortes/2026-02-30/testigos/").status_code == 404
+    assert not AuditEvent.objects.exists()
