@@ -353,6 +353,7 @@ def _exact(node: ast.AST, env: dict[str, int]) -> Fraction:
     if isinstance(node, ast.Expression):
         return _exact(node.body, env)
     if isinstance(node, ast.Constant):
+        assert isinstance(node.value, int)
         return Fraction(node.value)
     if isinstance(node, ast.Name):
         return Fraction(env[node.id])
