@@ -1,0 +1,299 @@
+"""Follow-ups (seguimientos) over snapshot folders: synthetic series (the production build
+on generated data) and hand-made flow files, checked against the Parquet itself."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from caudal.cadastre.models import Municipality, Zone
+from caudal.cadastre.testing import make_utility
+from caudal.portfolio import flows, followups, schema, synthetic
+from caudal.portfolio.models import Snapshot, SnapshotKind, SnapshotStatus
+
+LAST = date(2024, 5, 31)
+
+
+def register(root: Path, on: date, status: str = SnapshotStatus.DONE) -> None:
+    Snapshot.objects.update_or_create(
+        date=on,
+        defaults={"kind": SnapshotKind.MONTHLY, "status": status, "path": on.isoformat()},
+    )
+
+
+@pytest.fixture
+def series(db, settings, tmp_path):
+    """Three synthetic month-end snapshots (31/03, 30/04, 31/05), registered as done."""
+    settings.CAUDAL_SNAPSHOT_DIR = tmp_path
+    make_utility("CO")
+    folders = synthetic.write_series(tmp_path, last=LAST, months=3, accounts=400, seed=3)
+    for f in folders:
+        register(tmp_path, date.fromisoformat(f.name))
+    return {date.fromisoformat(f.name): f for f in folders}
+
+
+def accounts(folder: Path) -> pl.DataFrame:
+    return pl.read_parquet(folder / schema.ACCOUNTS)
+
+
+# --- periods ----------------------------------------------------------------------------
+
+
+def test_previous_months_take_the_latest_done_snapshot_of_each_month(series, tmp_path):
+    # A daily snapshot of 15/04 and a failed one of 20/04 do not replace 30/04; in March
+    # a later snapshot would win, and February has none.
+    synthetic.write_folder(tmp_path / "2024-04-15", on=date(2024, 4, 15), accounts=50)
+    register(tmp_path, date(2024, 4, 15))
+    register(tmp_path, date(2024, 4, 20), status=SnapshotStatus.FAILED)
+    assert followups.previous_months(LAST, 3) == [date(2024, 4, 30), date(2024, 3, 31)]
+    assert followups.previous_months(LAST, 0) == []
+    assert followups.previous_months(date(2024, 4, 30), 1) == [date(2024, 3, 31)]
+
+
+def test_missing_snapshot_is_an_error_in_spanish(series):
+    with pytest.raises(followups.FollowupError, match="No hay corte de cartera"):
+        followups.by_stage(date(2024, 5, 30))
+
+
+# --- by stage ---------------------------------------------------------------------------
+
+
+def test_by_stage_against_previous_months(series):
+    result = followups.by_stage(LAST, compare_months=2)
+    assert result.previous == [date(2024, 4, 30), date(2024, 3, 31)]
+    # Stages in the policy's order, with the names of the snapshot's manifest.
+    codes = [r["key"] for r in result.rows]
+    assert codes == [s.stage for s in synthetic.CO_STAGES if s.stage in codes]
+    assert {r["label"] for r in result.rows} <= {s.name for s in synthetic.CO_STAGES}
+    for on, column in ((LAST, None), (date(2024, 4, 30), 0), (date(2024, 3, 31), 1)):
+        acc = accounts(series[on])
+        expected = {
+            k: (n, v)
+            for k, n, v in acc.group_by("stage").agg(pl.len(), pl.col("balance").sum()).iter_rows()
+        }
+        for row in result.rows:
+            got = row if column is None else row["previous"][column]
+            assert (got["accounts"], got["value"]) == expected.get(row["key"], (0, 0))
+    # Differences and % against each period; totals are the whole snapshot.
+    for row in [*result.rows, result.total]:
+        for prev in row["previous"]:
+            assert prev["diff_accounts"] == row["accounts"] - prev["accounts"]
+            assert prev["diff_value"] == row["value"] - prev["value"]
+            if prev["value"]:
+                expected_pct = round((row["value"] - prev["value"]) * 100 / abs(prev["value"]), 1)
+                assert prev["pct_value"] == expected_pct
+    acc = accounts(series[LAST])
+    assert result.total["accounts"] == acc.height
+    assert result.total["value"] == acc["balance"].sum()
+    assert result.total["overdue"] == acc["overdue"].sum()
+    assert sum(r["accounts"] for r in result.rows) == acc.height
+    assert result.total["previous"][0]["accounts"] == accounts(series[date(2024, 4, 30)]).height
+
+
+def test_pct_of_zero_is_none():
+    assert followups.pct(10, 0) is None
+    assert followups.pct(150, 100) == 50.0
+    assert followups.pct(-50, -100) == 50.0
+
+
+# --- by dimension -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dimension", followups.DIMENSIONS)
+def test_by_dimension_totals_match_the_accounts(series, dimension):
+    result = followups.by_dimension(LAST, dimension, compare_months=1)
+    acc = accounts(series[LAST])
+    assert result.previous == [date(2024, 4, 30)]
+    assert sum(r["accounts"] for r in result.rows) == acc.height == result.total["accounts"]
+    assert sum(r["value"] for r in result.rows) == acc["balance"].sum()
+    keys = {r["key"] for r in result.rows}
+    values = acc[dimension].cast(pl.Utf8).fill_null("").unique().to_list()
+    assert set(values) <= keys
+
+
+def test_by_dimension_labels(series):
+    Municipality.objects.create(code="M01", name="Bogotá")
+    Zone.objects.create(code="Z01", name="Zona Norte", municipality=Municipality.objects.get())
+    strata = followups.by_dimension(LAST, "stratum")
+    labels = {r["key"]: r["label"] for r in strata.rows}
+    assert labels[""] == "Sin estrato" and labels["1"] == "Estrato 1"
+    assert [r["key"] for r in strata.rows][:6] == ["1", "2", "3", "4", "5", "6"]
+    uses = {r["key"]: r["label"] for r in followups.by_dimension(LAST, "category").rows}
+    assert uses["domestic"] == "Doméstico"
+    munis = {r["key"]: r["label"] for r in followups.by_dimension(LAST, "municipality").rows}
+    assert munis["M01"] == "M01 Bogotá" and munis["M02"] == "M02"
+    zones = {r["key"]: r["label"] for r in followups.by_dimension(LAST, "zone").rows}
+    assert zones["Z01"] == "Z01 Zona Norte"
+    with pytest.raises(followups.FollowupError, match="Dimensión desconocida"):
+        followups.by_dimension(LAST, "colour")
+
+
+# --- blocked ----------------------------------------------------------------------------
+
+
+def test_blocked_items_by_responsible_and_age(series):
+    items = pl.read_parquet(series[LAST] / schema.ITEMS).filter(
+        pl.col("blocked") & (pl.col("side") == "D")
+    )
+    result = followups.blocked(LAST)
+    assert len(result.rows) == items.height > 0
+    assert result.total["amount"] == items["open_amount"].sum()
+    assert result.total["accounts"] == items["account_id"].n_unique()
+    assert sum(g["amount"] for g in result.by_responsible) == result.total["amount"]
+    assert sum(g["items"] for g in result.by_responsible) == result.total["items"]
+    for g in result.by_responsible:
+        assert sum(g["bucket_amounts"]) == g["amount"]
+        mine = items.filter(pl.col("responsible") == g["responsible"])
+        assert g["items"] == mine.height and g["max_days"] == mine["days_past_due"].max()
+    assert sum(result.total["bucket_amounts"]) == result.total["amount"]
+    # Sorted by responsible, then oldest first.
+    keys = [(r["responsible"], -r["days_past_due"]) for r in result.rows]
+    assert keys == sorted(keys)
+    # One responsible's list (for notifying them).
+    name = result.by_responsible[0]["responsible"]
+    one = followups.blocked(LAST, responsible=name)
+    assert {r["responsible"] for r in one.rows} == {name}
+    assert one.total["amount"] == result.by_responsible[0]["amount"]
+
+
+def test_blocked_uses_the_complaints_responsible_and_days_blocked(series):
+    folder = series[LAST]
+    items = pl.read_parquet(folder / schema.ITEMS)
+    first = items.filter(pl.col("blocked") & (pl.col("side") == "D"))["item_id"][0]
+    items.with_columns(
+        pl.when(pl.col("item_id") == first)
+        .then(pl.lit("Oficina de PQR"))
+        .otherwise(pl.col("block_responsible"))
+        .alias("block_responsible"),
+        pl.when(pl.col("item_id") == first)
+        .then(pl.lit(date(2024, 5, 1)))
+        .otherwise(pl.col("blocked_since"))
+        .alias("blocked_since"),
+        pl.when(pl.col("item_id") == first)
+        .then(pl.lit("PQR-77"))
+        .otherwise(pl.col("block_case"))
+        .alias("block_case"),
+    ).write_parquet(folder / schema.ITEMS)
+    rows = followups.blocked(LAST, responsible="Oficina de PQR").rows
+    assert len(rows) == 1
+    assert (rows[0]["item_id"], rows[0]["days_blocked"], rows[0]["block_case"]) == (
+        first,
+        30,
+        "PQR-77",
+    )
+
+
+# --- recaudo and financing from the flow files ------------------------------------------
+
+
+def recaudo_rows(rows: list[tuple]) -> pl.DataFrame:
+    """(cleared_on, stage, amount, in_arrears, channel) → a recaudo.parquet frame."""
+    n = len(rows)
+    return pl.DataFrame(
+        {
+            "clearing_id": list(range(1, n + 1)),
+            "cleared_on": [r[0] for r in rows],
+            "applied_on": [r[0] for r in rows],
+            "account_id": [1] * n,
+            "payment_document_id": [1] * n,
+            "debit_item_id": [1] * n,
+            "debit_document_kind": ["bill"] * n,
+            "concept": ["water"] * n,
+            "amount": [r[2] for r in rows],
+            "due_date": [r[0] for r in rows],
+            "days_past_due": [10 if r[3] else 0 for r in rows],
+            "in_arrears": [r[3] for r in rows],
+            "stage": [r[1] for r in rows],
+            "stage_source": ["snapshot"] * n,
+            "channel": [r[4] for r in rows],
+            "centre": [""] * n,
+        },
+        schema=flows.RECAUDO_SCHEMA,
+    )
+
+
+def test_recaudo_by_day_and_stage(series):
+    recaudo_rows(
+        [
+            (date(2024, 5, 2), "current", 1000, False, "bank"),
+            (date(2024, 5, 2), "coactiva", 5000, True, "car"),
+            (date(2024, 5, 2), "current", 300, True, ""),
+            (date(2024, 5, 9), "prejuridica", 700, True, "bank"),
+            (date(2024, 5, 9), "prejuridica", -200, True, "bank"),  # a reset
+        ]
+    ).write_parquet(series[LAST] / schema.RECAUDO)
+    result = followups.recaudo(LAST, "day")
+    # Stages in the policy's order, only those with money.
+    assert [c for c, _n in result.stages] == ["coactiva", "prejuridica", "current"]
+    assert [r["period"] for r in result.rows] == [date(2024, 5, 2), date(2024, 5, 9)]
+    first, second = result.rows
+    assert first["amounts"] == [5000, 0, 1300] and first["total"] == 6300
+    assert (first["current"], first["arrears"]) == (1000, 5300)
+    assert second["amounts"] == [0, 500, 0]
+    assert result.total["total"] == 6800 == sum(result.total["amounts"])
+    assert result.total["current"] + result.total["arrears"] == 6800
+    assert {c["channel"]: c["amount"] for c in result.channels} == {
+        "bank": 1500,
+        "car": 5000,
+        "": 300,
+    }
+    with pytest.raises(followups.FollowupError):
+        followups.recaudo(LAST, "week")
+
+
+def test_recaudo_by_month_reads_each_months_snapshot(series):
+    recaudo_rows([(date(2024, 5, 3), "current", 900, False, "")]).write_parquet(
+        series[LAST] / schema.RECAUDO
+    )
+    recaudo_rows([(date(2024, 4, 20), "coactiva", 400, True, "bank")]).write_parquet(
+        series[date(2024, 4, 30)] / schema.RECAUDO
+    )
+    # March's snapshot has no recaudo file (taken before the flows existed): listed.
+    result = followups.recaudo(LAST, "month")
+    assert [r["period"] for r in result.rows] == [date(2024, 4, 1), date(2024, 5, 1)]
+    assert [r["through"] for r in result.rows] == [date(2024, 4, 30), LAST]
+    assert result.total["total"] == 1300
+    assert result.missing == [date(2024, 3, 31)]
+
+
+def test_financing_new_per_day_and_active_per_stage(series):
+    pl.DataFrame(
+        {
+            "document_id": [1, 2, 3, 4, 5],
+            "account_id": [10, 11, 12, 12, 13],
+            "reference": [""] * 5,
+            "posting_date": [
+                date(2024, 4, 10),  # before the month: active, not new
+                date(2024, 5, 2),
+                date(2024, 5, 2),
+                date(2024, 5, 7),
+                date(2024, 5, 8),  # reversed: not new, not active
+            ],
+            "amount": [1000, 2000, 3000, 500, 800],
+            "installments": [2, 3, 3, 1, 1],
+            "open_amount": [400, 2000, 0, 500, 0],
+            "active": [True, True, False, True, False],
+            "reversed": [False, False, False, False, True],
+            "stage": ["coactiva", "current", "persuasiva", "persuasiva", "current"],
+            "stage_source": ["snapshot"] * 5,
+        },
+        schema=flows.AGREEMENT_SCHEMA,
+    ).write_parquet(series[LAST] / schema.AGREEMENTS)
+    result = followups.financing(LAST)
+    assert [c for c, _n in result.stages] == ["coactiva", "persuasiva", "current"]
+    assert [d["day"] for d in result.days] == [date(2024, 5, 2), date(2024, 5, 7)]
+    assert result.days[0]["counts"] == [0, 1, 1] and result.days[0]["amount"] == 5000
+    assert result.days_total["count"] == 3 and result.days_total["amount"] == 5500
+    active = {r["stage"]: r for r in result.active}
+    assert set(active) == {"coactiva", "current", "persuasiva"}
+    assert (active["persuasiva"]["agreements"], active["persuasiva"]["open_amount"]) == (1, 500)
+    assert result.active_total["agreements"] == 3
+    assert result.active_total["open_amount"] == 2900
+
+
+def test_financing_without_the_file(series):
+    result = followups.financing(LAST)
+    assert not result.available and result.days == []
