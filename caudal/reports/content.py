@@ -138,11 +138,22 @@ class Content:
     #: Series for the charts: ``stage`` [(label, value)], ``buckets`` [(label, value)].
     series: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
-    def table(self, key: str) -> Table | None:
-        return next((t for t in self.tables if t.key == key), None)
+    def has_table(self, key: str) -> bool:
+        return any(t.key == key for t in self.tables)
 
-    def figure(self, key: str) -> Figure | None:
-        return next((f for f in self.figures if f.key == key), None)
+    def table(self, key: str) -> Table:
+        """The table ``key`` (KeyError when the report has none)."""
+        for t in self.tables:
+            if t.key == key:
+                return t
+        raise KeyError(key)
+
+    def figure(self, key: str) -> Figure:
+        """The figure ``key`` (KeyError when the report has none)."""
+        for f in self.figures:
+            if f.key == key:
+                return f
+        raise KeyError(key)
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -457,8 +468,8 @@ def _build(
     for r in stage_table.rows:
         by_name[r["name"]] = by_name.get(r["name"], 0) + int(r["balance"])
     content.series["stage"] = list(by_name.items())
-    bucket_table = content.table("buckets")
-    if bucket_table is not None:
+    if content.has_table("buckets"):
+        bucket_table = content.table("buckets")
         content.series["buckets"] = [
             (r["label"], int(r["amount"])) for r in bucket_table.rows if r["column"] != "credit"
         ]

@@ -182,6 +182,7 @@ def test_return_edit_resubmit_and_signatures_of_the_new_cycle(draft, analyst, co
     actions.do_return(draft, "Falta el análisis por zona.", actor=manager)
     assert draft.status == ReportStatus.RETURNED
     returned = ReportStep.objects.filter(report=draft).last()
+    assert returned is not None
     assert returned.comment == "Falta el análisis por zona." and returned.actor == manager
     assert signatures(draft)[1].name == ""  # the old review no longer counts
     revision = draft.revision
