@@ -322,6 +322,21 @@ def test_command_writes_and_audits(snap, tmp_path, utility):
 
 
 @pytest.mark.django_db
+def test_command_prepares_the_download(snap, utility):
+    call_command(
+        "testigo", "--date", ON.isoformat(), "--which", "vencida", "--prepare", stdout=io.StringIO()
+    )
+    ready = snap / testigos.CACHE_DIR / "testigo-cartera-vencida-2026-10-31.xlsx"
+    assert ready.is_file() and testigos.testigo_file(ON, "vencida", "xlsx") == ready
+    assert not AuditEvent.objects.exists()  # audited when someone downloads it
+    page = client_for("cartera_analyst").get(f"/cartera/cortes/{ON.isoformat()}/testigos/")
+    text = page.content.decode()
+    link = f'href="/cartera/cortes/{ON.isoformat()}/testigos/vencida.xlsx" download>'
+    assert link in text  # no "se genera al descargar" hint
+    assert f'href="/cartera/cortes/{ON.isoformat()}/testigos/vigente.xlsx" download title=' in text
+
+
+@pytest.mark.django_db
 def test_command_without_snapshot(settings, tmp_path):
     settings.CAUDAL_SNAPSHOT_DIR = tmp_path
     with pytest.raises(CommandError, match="No hay corte de cartera del 30/09/2026"):

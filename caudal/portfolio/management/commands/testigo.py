@@ -5,6 +5,8 @@ Vencida (1 or more days) of the snapshot of ``D`` (see :mod:`caudal.portfolio.te
 ``docs/testigos.md``). The format defaults to the output's extension, else ``xlsx``; the
 output defaults to ``testigo-cartera-<which>-<D>.<format>`` in the current directory.
 The file is personal data: the command records who wrote it in the audit trail.
+``--prepare`` builds the file the web downloads serve (the snapshot's ``testigos/`` folder)
+instead, so the first download of a large testigo does not wait for it.
 
 Exit status 0; 1 with a message for a bad date, testigo or format, or when there is no
 snapshot of ``D``.
@@ -35,6 +37,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--output", help="archivo de salida")
         parser.add_argument(
+            "--prepare",
+            action="store_true",
+            help="dejarlo listo para descargar en la web (carpeta testigos/ del corte)",
+        )
+        parser.add_argument(
             "--sheet-rows",
             type=int,
             default=testigos.SHEET_ROWS,
@@ -60,13 +67,21 @@ class Command(BaseCommand):
             output = Path(testigos.filename(on, which, fmt))
         started = time.perf_counter()
         try:
-            result = testigos.write_testigo_result(
-                on, which, fmt, output, sheet_rows=opts["sheet_rows"]
-            )
+            if opts["prepare"]:
+                output = testigos.testigo_file(on, which, fmt)
+                accounts = testigos.totals_by_testigo(on)[which].accounts
+                result = testigos.Result(output, which, fmt, accounts)
+            else:
+                result = testigos.write_testigo_result(
+                    on, which, fmt, output, sheet_rows=opts["sheet_rows"]
+                )
         except testigos.TestigoError as exc:
             raise CommandError(str(exc)) from exc
         seconds = time.perf_counter() - started
-        testigos.do_record_download(on, which, fmt, actor=opts["actor"], accounts=result.accounts)
+        if not opts["prepare"]:  # a prepared file is audited when someone downloads it
+            testigos.do_record_download(
+                on, which, fmt, actor=opts["actor"], accounts=result.accounts
+            )
         size = output.stat().st_size
         if opts["json"]:
             self.stdout.write(
