@@ -297,3 +297,224 @@ def test_financing_new_per_day_and_active_per_stage(series):
 def test_financing_without_the_file(series):
     result = followups.financing(LAST)
     assert not result.available and result.days == []
+
+
+# --- pages ------------------------------------------------------------------------------
+
+PAGES = (
+    "followup-stage",
+    "followup-dimension",
+    "followup-blocked",
+    "followup-recaudo",
+    "followup-financing",
+)
+
+
+def client_for(role: str | None):
+    from django.contrib.auth.models import Group, User
+    from django.test import Client
+
+    from caudal.audit.roles import ensure_roles
+
+    ensure_roles()
+    user = User.objects.create_user(username=role or "nobody", password="x-clave-123")
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def xlsx(response):
+    import io
+
+    import openpyxl
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    assert "attachment;" in response["Content-Disposition"]
+    return openpyxl.load_workbook(io.BytesIO(response.content))
+
+
+def totals_row(ws):
+    """(row index, values) of the sheet's "Total" row, with the formulas' cached values
+    replaced by nothing: openpyxl reads formulas as text."""
+    for row in ws.iter_rows():
+        if row[0].value == "Total":
+            return row[0].row, [c.value for c in row]
+    raise AssertionError("no totals row")
+
+
+def column_sum(ws, col: int, first: int, last: int) -> float:
+    return sum(ws.cell(r, col).value or 0 for r in range(first, last + 1))
+
+
+@pytest.fixture
+def flows_written(series):
+    recaudo_rows(
+        [
+            (date(2024, 5, 2), "current", 1000, False, "bank"),
+            (date(2024, 5, 3), "coactiva", 5050, True, "car"),
+        ]
+    ).write_parquet(series[LAST] / schema.RECAUDO)
+    pl.DataFrame(
+        {
+            "document_id": [1],
+            "account_id": [10],
+            "reference": [""],
+            "posting_date": [date(2024, 5, 6)],
+            "amount": [1200],
+            "installments": [3],
+            "open_amount": [800],
+            "active": [True],
+            "reversed": [False],
+            "stage": ["persuasiva"],
+            "stage_source": ["snapshot"],
+        },
+        schema=flows.AGREEMENT_SCHEMA,
+    ).write_parquet(series[LAST] / schema.AGREEMENTS)
+    return series
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_pages_need_view_cartera(flows_written, name):
+    from django.urls import reverse
+
+    url = reverse(name)
+    assert url.startswith("/cartera/seguimiento/")
+    assert client_for(None).get(url).status_code == 403
+    assert client_for("cashier").get(url).status_code == 403
+    response = client_for("collections_officer").get(url)
+    assert response.status_code == 200
+    assert response.context["p"]["on"] == LAST  # the latest done snapshot by default
+    assert b'data-testid="xlsx"' in response.content
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_pages_without_snapshots(db, settings, tmp_path, name):
+    from django.urls import reverse
+
+    settings.CAUDAL_SNAPSHOT_DIR = tmp_path
+    make_utility()
+    response = client_for("cartera_analyst").get(reverse(name))
+    assert response.status_code == 200
+    assert b'data-testid="empty"' in response.content
+
+
+def test_stage_page_and_xlsx(flows_written):
+    from django.urls import reverse
+
+    client = client_for("cartera_analyst")
+    url = reverse("followup-stage")
+    response = client.get(url, {"fecha": "2024-05-31", "comparar": "2"})
+    result = response.context["result"]
+    assert result.previous == [date(2024, 4, 30), date(2024, 3, 31)]
+    assert 'data-key="coactiva"' in response.content.decode()
+    book = xlsx(client.get(url, {"fecha": "2024-05-31", "comparar": "2", "formato": "xlsx"}))
+    ws = book.worksheets[0]
+    assert ws.freeze_panes == "A5" and ws.auto_filter.ref
+    header = [c.value for c in ws[4]]
+    assert header[:5] == ["Etapa de cobro", "Cuentas", "Saldo", "Vencido", "% del saldo"]
+    assert len(header) == 5 + 2 * 5
+    total_at, total = totals_row(ws)
+    assert total[1] == f"=SUM(B5:B{total_at - 1})"
+    assert column_sum(ws, 2, 5, total_at - 1) == result.total["accounts"]
+    # Money in major units (centavos / 100), summing to the snapshot's balance.
+    assert round(column_sum(ws, 3, 5, total_at - 1) * 100) == result.total["value"]
+    assert total[4] == 100.0  # the share of the totals row is written, not summed
+
+
+def test_dimension_page_and_bad_parameters(flows_written):
+    from django.urls import reverse
+
+    client = client_for("cartera_analyst")
+    url = reverse("followup-dimension")
+    response = client.get(url, {"por": "stratum"})
+    assert response.context["result"].dimension == "stratum"
+    assert "Estrato 1" in response.content.decode()
+    # Unknown dimension → use; a date without snapshot → the latest, with a message.
+    response = client.get(url, {"por": "colour", "fecha": "2024-05-30", "comparar": "x"})
+    assert response.context["result"].dimension == "category"
+    assert response.context["p"]["on"] == LAST and response.context["p"]["compare"] == 1
+    assert "No hay corte de cartera terminado del 30/05/2024" in response.content.decode()
+    book = xlsx(client.get(url, {"por": "zone", "formato": "xlsx"}))
+    ws = book.worksheets[0]
+    assert ws["A4"].value == "Zona"
+    total_at, _total = totals_row(ws)
+    assert column_sum(ws, 2, 5, total_at - 1) == accounts(flows_written[LAST]).height
+
+
+def test_blocked_page_and_xlsx(flows_written):
+    from django.urls import reverse
+
+    client = client_for("cartera_analyst")
+    url = reverse("followup-blocked")
+    response = client.get(url)
+    result = response.context["result"]
+    assert result.total["items"] > 0
+    book = xlsx(client.get(url, {"formato": "xlsx"}))
+    summary, detail = book.worksheets
+    assert detail.title == "Detalle"
+    total_at, _t = totals_row(summary)
+    assert column_sum(summary, 2, 5, total_at - 1) == result.total["items"]
+    assert round(column_sum(summary, 4, 5, total_at - 1) * 100) == result.total["amount"]
+    detail_at, _t = totals_row(detail)
+    assert detail_at - 5 == result.total["items"]  # one row per item
+    assert round(column_sum(detail, 8, 5, detail_at - 1) * 100) == result.total["amount"]
+    # One responsible: the page and the XLSX for notifying them.
+    name = result.by_responsible[0]["responsible"]
+    one = client.get(url, {"responsable": name})
+    assert one.context["who"] == name
+    assert {r["responsible"] for r in one.context["result"].rows} == {name}
+    book = xlsx(client.get(url, {"responsable": name, "formato": "xlsx"}))
+    at, _t = totals_row(book.worksheets[0])
+    assert at == 6  # a single responsible row
+
+
+def test_recaudo_page_and_xlsx(flows_written):
+    from django.urls import reverse
+
+    client = client_for("cartera_analyst")
+    url = reverse("followup-recaudo")
+    response = client.get(url)
+    assert response.context["result"].total["total"] == 6050
+    assert 'data-stage="coactiva"' in response.content.decode()
+    book = xlsx(client.get(url, {"formato": "xlsx"}))
+    ws = book["Por día"]
+    assert [c.value for c in ws[4]] == [
+        "Fecha",
+        "Cobro coactivo",
+        "Cartera corriente",
+        "Corriente",
+        "Mora",
+        "Total",
+    ]
+    assert ws["B6"].value == 50.5 and ws["C5"].value == 10.0
+    at, total = totals_row(ws)
+    assert total[5] == f"=SUM(F5:F{at - 1})"
+    assert column_sum(ws, 6, 5, at - 1) == 60.5
+    channels = book["Por canal"]
+    at, _t = totals_row(channels)
+    assert column_sum(channels, 2, 5, at - 1) == 60.5
+    monthly = client.get(url, {"detalle": "month"})
+    assert monthly.context["result"].granularity == "month"
+    book = xlsx(client.get(url, {"detalle": "month", "formato": "xlsx"}))
+    assert book["Por mes"]["A5"].value == "2024-05"
+
+
+def test_financing_page_and_xlsx(flows_written):
+    from django.urls import reverse
+
+    client = client_for("cartera_analyst")
+    url = reverse("followup-financing")
+    response = client.get(url)
+    assert response.context["result"].days_total["count"] == 1
+    assert 'data-stage="persuasiva"' in response.content.decode()
+    book = xlsx(client.get(url, {"formato": "xlsx"}))
+    new, active = book.worksheets
+    assert new["A5"].value.date() == date(2024, 5, 6)
+    assert new["C5"].value == 12.0
+    at, _t = totals_row(active)
+    assert at == 6 and active["B5"].value == 1 and active["E5"].value == 8.0
