@@ -13,10 +13,13 @@ from typing import Any
 
 import polars as pl
 import pytest
+from django.contrib.auth.models import Group, User
 from django.core.management import CommandError, call_command
+from django.test import Client
 from django.utils import timezone
 
 from caudal.audit.models import AuditEvent
+from caudal.audit.roles import ensure_roles
 from caudal.cadastre.actions import do_change_connection_status
 from caudal.cadastre.models import (
     Connection,
@@ -29,6 +32,7 @@ from caudal.cadastre.testing import make_account, make_route, make_utility
 from caudal.metering.models import Reading
 from caudal.portfolio import kpis, rules, schema
 from caudal.portfolio.models import (
+    AgingPolicy,
     KpiFormula,
     KpiTarget,
     KpiValue,
@@ -615,3 +619,299 @@ def test_cli_table_and_errors(root, co):
         call_command("kpis", "--date", "30/09/2026")
     with pytest.raises(CommandError, match="No hay un corte de cartera terminado del 2026-10-31"):
         call_command("kpis", "--date", NEXT.isoformat())
+
+
+# --- pages ------------------------------------------------------------------------------
+
+
+def client_for(role: str) -> tuple[Client, User]:
+    ensure_roles()
+    user = User.objects.create_user(username=f"u-{role}", password="clave-de-prueba-123")
+    user.groups.add(Group.objects.get(name=role))
+    client = Client()
+    client.force_login(user)
+    return client, user
+
+
+VIEWERS = ["manager", "cartera_analyst", "cartera_coordinator", "collections_officer", "auditor"]
+
+
+@pytest.mark.parametrize("role", [*VIEWERS, "cashier", "billing_analyst"])
+def test_pages_by_role(root, co, role):
+    write_snapshot(root, D, CUBE_D)
+    client, _user = client_for(role)
+    viewer = role in VIEWERS
+    for url in (
+        f"/cartera/indicadores/?fecha={D}",
+        "/cartera/indicadores/metas/",
+        "/cartera/politicas/",
+    ):
+        assert client.get(url).status_code == (200 if viewer else 403), url
+    editor = role == "manager"
+    new_version_page = client.get("/cartera/indicadores/ddr_pct/nueva-version/")
+    assert new_version_page.status_code == (200 if editor else 403)
+    compute = client.post("/cartera/indicadores/calcular/", {"fecha": D.isoformat()})
+    computes = role in ("manager", "cartera_analyst", "cartera_coordinator")
+    assert compute.status_code == (302 if computes else 403)
+    assert KpiValue.objects.exists() == computes
+    targets = client.post(
+        "/cartera/indicadores/metas/", {"periodo": "2026-09", "target-ddr_pct": "10"}
+    )
+    assert targets.status_code == (302 if editor else 403)
+    assert KpiTarget.objects.exists() == editor
+
+
+def test_anonymous_is_sent_to_login(client, co):
+    response = client.get("/cartera/indicadores/")
+    assert response.status_code == 302 and "ingresar" in response["Location"]
+
+
+def test_indicators_page(snapshots):
+    kpis.compute_kpis(PREV, actor="test")
+    kpis.compute_kpis(D, actor="test")
+    kpis.do_set_target("eficiencia_recaudo", "2026-09", "95", "2", actor="test")
+    client, _user = client_for("cartera_analyst")
+    body = client.get(f"/cartera/indicadores/?fecha={D}").content.decode()
+    assert 'data-code="eficiencia_recaudo" data-light="amber"' in body
+    assert "94,00 %" in body  # a Colombian utility writes a decimal comma
+    assert "5,00 <span" in body  # morosidad, in months
+    assert "(variación -62,00 p. p.)" in body  # cartera morosa: 38 % against 100 %
+    assert body.count('data-testid="provisional"') == 5  # the unconfirmed formulas
+    assert "Definición provisional: el administrador puede reemplazarla." in body
+    assert 'data-code="participacion_judicial"' not in body  # not this profile's stage
+    assert "Datos de entrada" in body and "avg_billing_12m" in body
+    assert "Nueva versión" not in body  # the analyst does not manage policies
+    assert 'data-testid="not-computed"' not in body
+    manager, _m = client_for("manager")
+    assert (
+        "/cartera/indicadores/ddr_pct/nueva-version/"
+        in manager.get(f"/cartera/indicadores/?fecha={D}").content.decode()
+    )
+
+
+def test_indicators_page_names_missing_inputs_and_offers_to_compute(root, co):
+    write_snapshot(root, D, CUBE_D)
+    client, _user = client_for("cartera_analyst")
+    body = client.get("/cartera/indicadores/").content.decode()  # latest snapshot
+    assert 'data-testid="not-computed"' in body and 'data-testid="compute"' in body
+    response = client.post("/cartera/indicadores/calcular/", {"fecha": D.isoformat()})
+    assert response.status_code == 302
+    body = client.get(response["Location"]).content.decode()
+    assert "sin dato" in body
+    assert "billed_month</span> (el corte no tiene months.parquet" in body
+
+
+def test_indicators_page_without_snapshots(co):
+    client, _user = client_for("auditor")
+    body = client.get("/cartera/indicadores/").content.decode()
+    assert 'data-testid="no-snapshot"' in body
+    body = client.get("/cartera/indicadores/?fecha=2026-01-31").content.decode()
+    assert "No hay un corte de cartera terminado del 2026-01-31" in body
+
+
+def test_targets_page_saves_all_or_nothing(db):
+    client, user = client_for("manager")
+    bad = client.post(
+        "/cartera/indicadores/metas/",
+        {"periodo": "2026-09", "target-ddr_pct": "10", "target-morosidad_meses": "tres"},
+    )
+    assert bad.status_code == 400
+    assert 'data-field="target-morosidad_meses"' in bad.content.decode()
+    assert not KpiTarget.objects.exists()
+    ok = client.post(
+        "/cartera/indicadores/metas/",
+        {
+            "periodo": "2026-09",
+            "target-ddr_pct": "10",
+            "tolerance-ddr_pct": "2,5",
+            "target-morosidad_meses": "3",
+        },
+    )
+    assert ok.status_code == 302
+    target = KpiTarget.objects.get(code="ddr_pct", period="2026-09")
+    assert (target.target, target.tolerance, target.set_by) == (Decimal(10), Decimal("2.5"), user)
+    page = client.get("/cartera/indicadores/metas/?periodo=2026-09").content.decode()
+    assert 'name="target-ddr_pct" value="10"' in page
+    # Clearing a target removes it; unchanged ones are not written again.
+    client.post(
+        "/cartera/indicadores/metas/",
+        {"periodo": "2026-09", "target-ddr_pct": "10", "tolerance-ddr_pct": "2.5"},
+    )
+    assert list(KpiTarget.objects.values_list("code", flat=True)) == ["ddr_pct"]
+    assert AuditEvent.objects.filter(action="portfolio.set_kpi_target").count() == 2
+    assert AuditEvent.objects.filter(action="portfolio.delete_kpi_target").count() == 1
+
+
+def test_new_formula_version_page(db):
+    client, user = client_for("manager")
+    page = client.get("/cartera/indicadores/morosidad_meses/nueva-version/").content.decode()
+    assert 'value="receivables / avg_billing_12m"' in page
+    assert "stage_value_coactiva" in page  # the inputs list
+    bad = client.post(
+        "/cartera/indicadores/morosidad_meses/nueva-version/",
+        {
+            "name": "Morosidad",
+            "expression": "receivables / promedio",
+            "unit": "months",
+            "direction": "lower",
+            "valid_from": "2026-12-01",
+        },
+    )
+    assert bad.status_code == 400
+    body = bad.content.decode()
+    assert '<div class="field-error" data-field="expression">' in body
+    assert "Entradas desconocidas: promedio" in body
+    ok = client.post(
+        "/cartera/indicadores/morosidad_meses/nueva-version/",
+        {
+            "name": "Morosidad (OTASS)",
+            "expression": "receivables / (billed_12m / 12)",
+            "unit": "months",
+            "direction": "lower",
+            "valid_from": "2026-12-01",
+            "source": "Directiva OTASS",
+            "confirmed": "on",
+        },
+    )
+    assert ok.status_code == 302
+    formula = KpiFormula.objects.get(code="morosidad_meses", version=2)
+    assert formula.confirmed and formula.created_by == user
+    assert formula.valid_from == date(2026, 12, 1)
+    # A brand-new indicator code starts at version 1; a bad code is not found.
+    client.post(
+        "/cartera/indicadores/cartera_pesada_pct/nueva-version/",
+        {
+            "name": "Cartera pesada",
+            "expression": "heavy_value / receivables * 100",
+            "unit": "percent",
+            "direction": "lower",
+            "valid_from": "2026-12-01",
+        },
+    )
+    assert KpiFormula.objects.get(code="cartera_pesada_pct").version == 1
+    assert client.get("/cartera/indicadores/Mal-Codigo/nueva-version/").status_code == 404
+
+
+def stage_post(rows: list[list[str]], **extra: str) -> dict[str, str]:
+    data = {"form": "stage", "name": "Reglamento 2027", "valid_from": "2027-01-01"}
+    data["rows"] = str(len(rows))
+    for n, row in enumerate(rows, start=1):
+        for field, value in zip(kpis.RULE_FIELDS, row, strict=True):
+            data[f"rule-{n}-{field}"] = value
+    data.update(extra)
+    return data
+
+
+def test_policies_page_shows_the_policy_in_force(co):
+    client, _user = client_for("auditor")
+    body = client.get("/cartera/politicas/").content.decode()
+    assert 'data-stage="coactiva"' in body and "Dirección de Jurisdicción Coactiva" in body
+    assert 'data-bucket="&gt;360"' in body
+    assert 'id="new-stage-policy"' not in body  # the auditor cannot create versions
+    assert client.post("/cartera/politicas/", {"form": "aging"}).status_code == 403
+
+
+def test_new_stage_policy_version(co):
+    client, user = client_for("manager")
+    page = client.get("/cartera/politicas/").content.decode()
+    assert 'name="rule-1-stage" value="coactiva"' in page
+    rows = [
+        ["1", "coactiva", "Cobro coactivo", "541", "", "1000.00", "", "DJC"],
+        ["2", "persuasiva", "Cobro persuasivo", "91", "", "", "", "DJC"],
+        ["", "", "", "", "", "", "", ""],
+        ["3", "current", "Cartera corriente", "", "", "", "", "Zona"],
+    ]
+    response = client.post("/cartera/politicas/", stage_post(rows))
+    assert response.status_code == 302
+    policy = StagePolicy.objects.get(country="CO", version=2)
+    assert policy.created_by == user and policy.valid_from == date(2027, 1, 1)
+    assert [(r.stage, r.min_days, r.max_days, r.min_amount) for r in policy.rules.all()] == [
+        ("coactiva", 541, None, 100_000),
+        ("persuasiva", 91, None, 0),
+        ("current", 0, None, 0),
+    ]
+    event = AuditEvent.objects.get(action="portfolio.new_stage_policy")
+    assert event.after is not None and event.after["version"] == 2
+    # In force from its date, not before.
+    assert kpis.stage_policy_in_force(date(2026, 12, 31)).version == 1  # type: ignore[union-attr]
+    assert kpis.stage_policy_in_force(date(2027, 1, 1)).version == 2  # type: ignore[union-attr]
+
+
+def test_stage_policy_errors_name_row_and_field(co):
+    client, _user = client_for("manager")
+    rows = [
+        ["1", "Coactiva!", "Cobro coactivo", "abc", "", "-5", "gold", "DJC"],
+        ["2", "current", "Cartera corriente", "", "", "", "", ""],
+    ]
+    response = client.post("/cartera/politicas/", stage_post(rows, valid_from="mañana"))
+    assert response.status_code == 400
+    body = response.content.decode()
+    for key in (
+        "rule-1-stage",
+        "rule-1-min_days",
+        "rule-1-min_amount",
+        "rule-1-segment",
+        "rule-2-responsible",
+        "valid_from",
+    ):
+        assert f'data-field="{key}"' in body, key
+    assert "Fila 1, desde (días): un número entero de días" in body
+    assert "Fila 2, responsable" in body
+    assert StagePolicy.objects.count() == 2  # the defaults only
+    # Valid rows, but the last one does not catch the rest.
+    rows = [
+        ["1", "coactiva", "Cobro coactivo", "361", "", "", "", "DJC"],
+        ["2", "current", "Cartera corriente", "0", "360", "", "", "Zona"],
+    ]
+    response = client.post("/cartera/politicas/", stage_post(rows))
+    assert response.status_code == 400
+    assert "La última regla (la de mayor orden) debe atrapar el resto" in response.content.decode()
+    with pytest.raises(kpis.KpiFormError) as caught:
+        kpis.do_new_stage_policy({"name": "x", "valid_from": "2027-01-01"}, [], actor="test")
+    assert set(caught.value.errors) == {"rules"}
+
+
+def test_new_aging_policy_version(co):
+    client, _user = client_for("manager")
+    bad = client.post(
+        "/cartera/politicas/",
+        {
+            "form": "aging",
+            "bounds": "0, 30, 30, 90",
+            "light_from_days": "200",
+            "heavy_from_days": "181",
+            "ddr_from_days": "361",
+            "valid_from": "2027-01-01",
+        },
+    )
+    assert bad.status_code == 400
+    body = bad.content.decode()
+    assert 'data-field="bounds"' in body and 'data-field="heavy_from_days"' in body
+    ok = client.post(
+        "/cartera/politicas/",
+        {
+            "form": "aging",
+            "bounds": "0 30 90 180 360 720",
+            "light_from_days": "31",
+            "heavy_from_days": "181",
+            "ddr_from_days": "361",
+            "valid_from": "2027-01-01",
+        },
+    )
+    assert ok.status_code == 302
+    aging = AgingPolicy.objects.get(version=2)
+    assert aging.bounds == [0, 30, 90, 180, 360, 720]
+    assert AuditEvent.objects.filter(action="portfolio.new_aging_policy").count() == 1
+    # Its bucket amounts become known inputs for formulas.
+    assert "aged_over_720" in kpis.known_inputs()
+
+
+def test_admin_lists_the_cartera_configuration_read_only(co):
+    client, _user = client_for("manager")
+    assert client.get("/admin/portfolio/kpiformula/").status_code == 200
+    policy = StagePolicy.objects.get(country="CO", version=1)
+    page = client.get(f"/admin/portfolio/stagepolicy/{policy.pk}/change/")
+    assert page.status_code == 200 and "coactiva" in page.content.decode()
+    assert client.get("/admin/portfolio/kpitarget/add/").status_code == 403
+    analyst, _a = client_for("cartera_analyst")
+    assert analyst.get("/admin/portfolio/kpiformula/").status_code == 302  # no admin access
