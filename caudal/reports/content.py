@@ -44,14 +44,11 @@ from caudal.cadastre.models import Municipality, UseCategory, UtilitySettings, Z
 from caudal.kernel.errors import DomainError
 from caudal.portfolio import schema
 from caudal.portfolio.models import (
-    KpiTarget,
-    KpiValue,
     Snapshot,
     SnapshotKind,
     SnapshotStatus,
     StageRule,
 )
-from caudal.portfolio.rules import traffic_light
 
 from .models import ReportKind
 
@@ -959,41 +956,39 @@ LIGHT_LABELS = {"green": "Cumple", "amber": "Cerca de la meta", "red": "No cumpl
 
 
 def _indicators(snapshot: Snapshot) -> Table:
-    """KpiValue of the snapshot with the period's targets (portfolio.kpis when present)."""
+    """The indicators of the snapshot against the period's targets, with last month's
+    value (:func:`caudal.portfolio.kpis.kpi_report`)."""
+    from caudal.portfolio.kpis import kpi_report
+
     period = snapshot.date.strftime("%Y-%m")
-    values = list(
-        KpiValue.objects.filter(snapshot=snapshot)
-        .select_related("formula")
-        .order_by("formula__code")
-    )
-    targets = {t.code: t for t in KpiTarget.objects.filter(period=period)}
     rows = []
     unconfirmed = False
-    for kv in values:
-        f = kv.formula
-        target = targets.get(f.code)
-        light = (
-            traffic_light(
-                kv.value,
-                target.target,
-                target.tolerance,
-                higher_is_better=f.direction == "higher",
-            )
-            if target is not None
-            else "none"
-        )
-        unconfirmed = unconfirmed or not f.confirmed
+    missing = False
+    for k in kpi_report(snapshot.date):
+        unconfirmed = unconfirmed or not k.confirmed
+        missing = missing or not k.computed
         rows.append(
             {
-                "name": f.name + ("" if f.confirmed else " *"),
-                "code": f.code,
-                "value": None if kv.value is None else kv.value.quantize(Decimal("0.01")),
-                "unit": f.get_unit_display(),
-                "target": None if target is None else target.target.quantize(Decimal("0.01")),
-                "light": light,
-                "light_label": _(LIGHT_LABELS[light]),
+                "name": k.name + ("" if k.confirmed else " *"),
+                "code": k.code,
+                "value": _two(k.value),
+                "previous": _two(k.previous),
+                "unit": k.unit_label,
+                "target": _two(k.target),
+                "light": k.light,
+                "light_label": _(LIGHT_LABELS.get(k.light, k.light)),
             }
         )
+    notes = []
+    if unconfirmed:
+        notes.append(
+            _(
+                "* Definición usual no confirmada en la referencia: un administrador puede "
+                "reemplazarla por una nueva versión."
+            )
+        )
+    if missing:
+        notes.append(_("Indicadores sin valor: calcúlelos con caudal kpis --date."))
     return Table(
         "indicators",
         _("Indicadores frente a las metas del periodo %(p)s") % {"p": period},
@@ -1001,20 +996,18 @@ def _indicators(snapshot: Snapshot) -> Table:
             Col("name", _("Indicador")),
             Col("value", _("Valor"), "decimal"),
             Col("unit", _("Unidad")),
+            Col("previous", _("Mes anterior"), "decimal"),
             Col("target", _("Meta"), "decimal"),
             Col("light_label", _("Semáforo")),
         ],
         rows,
-        note=(
-            _(
-                "* Definición usual no confirmada en la referencia: un administrador puede "
-                "reemplazarla por una nueva versión."
-            )
-            if unconfirmed
-            else ""
-        ),
-        empty=_("Sin indicadores calculados para este corte (caudal kpis --date)."),
+        note=" ".join(notes),
+        empty=_("Sin indicadores en vigor para este corte."),
     )
+
+
+def _two(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def _flows(reader: _Reader, scoped: Scope | None, names: dict[str, str]) -> list[Table]:
