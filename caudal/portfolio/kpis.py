@@ -1031,7 +1031,7 @@ def stage_rule_rows(
                     "name": r.name,
                     "min_days": str(r.min_days),
                     "max_days": "" if r.max_days is None else str(r.max_days),
-                    "min_amount": str(to_major(r.min_amount, currency)),
+                    "min_amount": str(to_major(r.min_amount, currency)) if r.min_amount else "",
                     "segment": r.segment,
                     "responsible": r.responsible,
                 }
