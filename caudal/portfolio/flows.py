@@ -8,10 +8,11 @@ folder of date D, after ``items.parquet`` and ``accounts.parquet``:
 
 ``recaudo.parquet``
     One row per ledger clearing (compensación) dated from the first day of D's month to D
-    whose credit item comes from a payment document, and per reset of such a clearing (a
-    reversed payment or bill takes the money back: a negative row on the reversal's date).
-    The clearing of a reversed payment against its own mirror item is not money applied
-    and is left out. Sorted by ``cleared_on, clearing_id``.
+    whose credit item is a payment (concept ``payment``: the line of a payment document,
+    or a migrated payment credit), and per reset of such a clearing (a reversed payment or
+    bill takes the money back: a negative row on the reversal's date). The clearing of a
+    reversed payment against its own mirror item is not money applied and is left out.
+    Sorted by ``cleared_on, clearing_id``.
 
     - ``clearing_id`` int64, ``cleared_on`` date32: the day the money was applied (or
       taken back, for a reset);
@@ -345,19 +346,20 @@ def _with_stages(
 
 
 def _clearings_sql(start: date, end: date, *, grouped: bool) -> str:
-    """Clearings of payment credits (and their resets) dated ``start``..``end``; the
-    clearing of a reversed payment against its mirror (a reversal's debit) is left out."""
+    """Clearings dated ``start``..``end`` of a payment credit (a credit item of concept
+    ``payment``: a payment document's line, or a migrated payment) against a debt, and
+    their resets. The clearing of a reversed payment against its own mirror (a debit of
+    concept ``payment``, only a reversal makes one) is left out. The concepts are on the
+    items, so the documents are not joined (a third fewer lookups per clearing)."""
     joins = (
         "FROM ledger_clearing c "
         "JOIN ledger_openitem cr ON cr.id = c.credit_item_id "
-        "JOIN ledger_document pd ON pd.id = cr.document_id "
         "JOIN ledger_openitem d ON d.id = c.debit_item_id "
-        "JOIN ledger_document dd ON dd.id = d.document_id "
         "LEFT JOIN ledger_clearing o ON o.id = c.resets_id "
     )
     where = (
         f"WHERE c.cleared_on >= {_lit(start)} AND c.cleared_on <= {_lit(end)} "
-        "AND pd.kind = 'payment' AND dd.kind <> 'reversal'"
+        "AND cr.concept = 'payment' AND d.concept <> 'payment'"
     )
     if grouped:
         return (
@@ -374,7 +376,8 @@ def _clearings_sql(start: date, end: date, *, grouped: bool) -> str:
         "d.due_date AS due_date, COALESCE(ce.kind, '') AS channel, "
         "COALESCE(ce.code, '') AS centre "
         f"{joins}"
-        "LEFT JOIN collection_payment p ON p.document_id = pd.id "
+        "JOIN ledger_document dd ON dd.id = d.document_id "
+        "LEFT JOIN collection_payment p ON p.document_id = cr.document_id "
         "LEFT JOIN collection_centre ce ON ce.id = p.centre_id "
         f"{where}"
     )
