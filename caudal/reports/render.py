@@ -107,7 +107,11 @@ def _person(user: Any) -> str:
 def signatures(report: ManagementReport) -> list[Signature]:
     """Elaborado / Revisado / Aprobado por, from the steps of the current cycle (those
     after the last return: a returned report is signed again)."""
-    steps = list(ReportStep.objects.filter(report=report).select_related("actor"))
+    steps = (
+        list(ReportStep.objects.filter(report=report).select_related("actor"))
+        if report.pk is not None
+        else []
+    )
     last_return = max(
         (i for i, s in enumerate(steps) if s.to_status == ReportStatus.RETURNED), default=-1
     )
