@@ -369,8 +369,9 @@ def _months_inputs(folder: Path, out: Inputs) -> None:
         return
     total = sum(_int(rows[m]["billed"]) - _int(rows[m]["billed_reversed"]) for m in window)
     out.values["billed_12m"] = total
+    # Six decimals of a minor unit: exact enough for any ratio over it, and readable.
     out.values["avg_billing_12m"] = (Decimal(total) / 12).quantize(
-        Decimal("0.01"), rounding=ROUND_HALF_UP
+        VALUE_PLACES, rounding=ROUND_HALF_UP
     )
 
 

@@ -4,6 +4,7 @@ CLI, the pages and the configuration actions (formulas, targets, policies)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -13,8 +14,10 @@ from typing import Any
 
 import polars as pl
 import pytest
+from django.apps import apps as django_apps
 from django.contrib.auth.models import Group, User
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -29,6 +32,7 @@ from caudal.cadastre.models import (
     Service,
 )
 from caudal.cadastre.testing import make_account, make_route, make_utility
+from caudal.ledger.actions import do_post_charge, do_post_payment
 from caudal.metering.models import Reading
 from caudal.portfolio import kpis, rules, schema
 from caudal.portfolio.models import (
@@ -306,7 +310,7 @@ def test_inputs_of_a_snapshot(snapshots):
     assert (v["collected_current"], v["collected_arrears"]) == (15_000, 3_800)
     # D is a month end: its month closes the window; the 999 999 month is outside it.
     assert v["billed_12m"] == 240_000
-    assert v["avg_billing_12m"] == Decimal("20000.00")
+    assert v["avg_billing_12m"] == Decimal("20000.000000")
     assert v["overdue_start"] == 40_000
     assert v["water_connections"] == 4
     assert inputs.missing == {}
@@ -356,7 +360,7 @@ def test_every_formula_against_hand_computed_inputs(snapshots):
     # The Peruvian stages do not apply to a Colombian snapshot: not stored.
     assert len(stored) == 12
     kv = KpiValue.objects.get(snapshot__date=D, formula__code="morosidad_meses")
-    assert kv.inputs == {"receivables": 100_000, "avg_billing_12m": "20000.00"}
+    assert kv.inputs == {"receivables": 100_000, "avg_billing_12m": "20000.000000"}
     event = AuditEvent.objects.get(action="portfolio.compute_kpis")
     assert event.after is not None
     assert event.after["date"] == D.isoformat()
@@ -915,3 +919,87 @@ def test_admin_lists_the_cartera_configuration_read_only(co):
     assert client.get("/admin/portfolio/kpitarget/add/").status_code == 403
     analyst, _a = client_for("cartera_analyst")
     assert analyst.get("/admin/portfolio/kpiformula/").status_code == 302  # no admin access
+
+
+# --- end to end: ledger → take_snapshot → compute_kpis ------------------------------------
+
+_IMMUTABILITY = importlib.import_module("caudal.ledger.migrations.0002_immutability")
+_DEFAULT_POLICIES = importlib.import_module("caudal.portfolio.migrations.0002_default_policies")
+_DEFAULT_FORMULAS = importlib.import_module("caudal.portfolio.migrations.0003_kpi_formulas")
+
+
+@pytest.fixture
+def committed(transactional_db, settings, tmp_path):
+    """take_snapshot reads through its own connection (ADBC), so the data is committed.
+    The flush of a transactional test removed the rows the data migrations wrote: put
+    them back; afterwards empty the append-only ledger tables past their SQLite triggers
+    (PostgreSQL flushes with TRUNCATE, which they let through)."""
+    settings.CAUDAL_SNAPSHOT_DIR = tmp_path / "snapshots"
+    if not StagePolicy.objects.exists():
+        _DEFAULT_POLICIES.create(django_apps, None)
+    if not KpiFormula.objects.exists():
+        _DEFAULT_FORMULAS.create(django_apps, None)
+    yield
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA foreign_keys=OFF")
+            for sql in _IMMUTABILITY.sqlite_backward():
+                cursor.execute(sql)
+            for table in (
+                "ledger_blockevent",
+                "ledger_clearing",
+                "ledger_openitem",
+                "ledger_documentline",
+                "ledger_document",
+            ):
+                cursor.execute(f"DELETE FROM {table}")
+            for sql in _IMMUTABILITY.sqlite_forward():
+                cursor.execute(sql)
+            cursor.execute("PRAGMA foreign_keys=ON")
+
+
+def _bill(account, amount: int, on: date, due: date, ref: str) -> None:
+    do_post_charge(
+        account,
+        kind="bill",
+        lines=[("water", amount, "Agua")],
+        document_date=on,
+        due_date=due,
+        reference=ref,
+        actor="test",
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ledger_to_snapshot_to_indicators(committed):
+    snapshot = pytest.importorskip("caudal.portfolio.snapshot")
+    make_utility("PE")
+    a, b, c = make_account(name="Ana"), make_account(name="Beto"), make_account(name="Carla")
+    _bill(a, 3000, date(2026, 1, 6), date(2026, 1, 26), "A1")
+    _bill(b, 4000, date(2026, 2, 6), date(2026, 2, 26), "B1")
+    _bill(a, 2500, date(2026, 3, 6), date(2026, 4, 10), "A2")
+    _bill(c, 2000, date(2026, 3, 6), date(2026, 4, 10), "C1")
+    do_post_payment(b, amount=1500, payment_date=date(2026, 3, 10), actor="test")  # arrears
+    do_post_payment(c, amount=1500, payment_date=date(2026, 3, 15), actor="test")  # current
+    do_post_payment(a, amount=1000, payment_date=date(2026, 3, 20), actor="test")  # A1: arrears
+    feb, mar = date(2026, 2, 28), date(2026, 3, 31)
+    snapshot.take_snapshot(feb, actor="test")  # overdue then: A1 3 000 + B1 4 000
+    snapshot.take_snapshot(mar, actor="test")
+    kpis.compute_kpis(mar, actor="test")
+    rows = {r.code: r for r in kpis.kpi_report(mar)}
+    # Open at D: A1 2 000 and B1 2 500 overdue; A2 2 500 and C1 500 not yet due.
+    assert rows["cartera_morosa_pct"].inputs == {"overdue": 4500, "receivables": 7500}
+    assert rows["cartera_morosa_pct"].value == Decimal("60.000000")
+    # March: 4 500 billed (A2, C1); 4 000 collected, 1 500 on current items.
+    assert rows["eficiencia_recaudo"].value == Decimal("88.888889")
+    assert rows["eficiencia_corriente"].value == Decimal("33.333333")
+    assert rows["eficiencia_morosa"].inputs == {"collected_arrears": 2500, "overdue_start": 7000}
+    assert rows["eficiencia_morosa"].value == Decimal("35.714286")
+    # 7 500 owed over (3 000 + 4 000 + 4 500) / 12 a month.
+    assert rows["morosidad_meses"].value == Decimal("7.826087")
+    assert rows["ddr_pct"].value == Decimal(0)
+    assert rows["participacion_current"].value == Decimal(100)
+    assert "participacion_coactiva" not in rows
+    assert rows["conexiones_activas_pct"].value == Decimal(100)
+    assert rows["micromedicion_pct"].value == Decimal(0)
+    assert all(r.computed for r in rows.values())
