@@ -518,3 +518,134 @@ def test_financing_page_and_xlsx(flows_written):
     assert new["C5"].value == 12.0
     at, _t = totals_row(active)
     assert at == 6 and active["B5"].value == 1 and active["E5"].value == 8.0
+
+
+# --- end to end: ledger → take_snapshot → follow-ups -------------------------------------
+
+
+@pytest.fixture
+def real_snapshots(transactional_db, settings, tmp_path):
+    """Ledger actions, then the snapshots of 30/04 and 31/05/2024 taken by take_snapshot
+    (its own ADBC connection: the rows are committed; on SQLite the append-only ledger
+    tables are emptied past their triggers before the flush)."""
+    import importlib
+
+    from django.apps import apps as django_apps
+    from django.db import connection
+
+    from caudal.cadastre.testing import make_account
+    from caudal.ledger.actions import do_block_item, do_post_charge, do_post_payment
+    from caudal.ledger.models import OpenItem
+    from caudal.portfolio.models import StagePolicy
+
+    snapshot = pytest.importorskip("caudal.portfolio.snapshot")
+    settings.CAUDAL_SNAPSHOT_DIR = tmp_path / "snapshots"
+    if not StagePolicy.objects.exists():  # a transactional flush removed the data migration's
+        importlib.import_module("caudal.portfolio.migrations.0002_default_policies").create(
+            django_apps, None
+        )
+    make_utility("PE")
+    a, b, c = make_account(), make_account(), make_account()
+
+    def charge(account, amount, on, due, kind="bill", concept="water", n=1):
+        return do_post_charge(
+            account,
+            kind=kind,
+            lines=[(concept, amount, f"{n}") for n in range(1, n + 1)],
+            document_date=on,
+            due_date=due,
+            actor="test",
+        )
+
+    charge(a, 60000, date(2024, 1, 5), date(2024, 1, 20))  # 101 days at 30/04: prejudicial
+    charge(b, 5000, date(2024, 4, 5), date(2024, 4, 25))  # 5 days at 30/04: current
+    disputed = charge(c, 3000, date(2024, 3, 1), date(2024, 3, 20))
+    do_block_item(
+        OpenItem.objects.get(document=disputed),
+        reason="Reclamo por consumo",
+        case_ref="PQR-1",
+        responsible="Oficina de PQR",
+        on=date(2024, 5, 2),
+        actor="test",
+    )
+    snapshot.take_snapshot(date(2024, 4, 30), actor="analyst")
+    do_post_payment(b, amount=5000, payment_date=date(2024, 5, 3), actor="test")
+    do_post_payment(a, amount=20000, payment_date=date(2024, 5, 10), actor="test")
+    charge(c, 2000, date(2024, 5, 6), date(2024, 5, 25), "agreement", "installment", n=3)
+    snapshot.take_snapshot(date(2024, 5, 31), actor="analyst")
+    yield {"a": a, "b": b, "c": c}
+    if connection.vendor == "sqlite":
+        immutability = importlib.import_module("caudal.ledger.migrations.0002_immutability")
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA foreign_keys=OFF")
+            for sql in immutability.sqlite_backward():
+                cursor.execute(sql)
+            for table in (
+                "ledger_blockevent",
+                "ledger_clearing",
+                "ledger_openitem",
+                "ledger_documentline",
+                "ledger_document",
+            ):
+                cursor.execute(f"DELETE FROM {table}")
+            for sql in immutability.sqlite_forward():
+                cursor.execute(sql)
+            cursor.execute("PRAGMA foreign_keys=ON")
+
+
+def test_followups_of_real_snapshots(real_snapshots):
+    may, april = date(2024, 5, 31), date(2024, 4, 30)
+    snap = Snapshot.objects.get(date=may)
+    stages = followups.by_stage(may, compare_months=1)
+    assert stages.previous == [april]
+    assert stages.total["accounts"] == snap.accounts == 2  # B paid everything
+    assert stages.total["value"] == snap.balance == 40000 + 3000 + 6000
+    prev = Snapshot.objects.get(date=april)
+    assert stages.total["previous"][0]["accounts"] == prev.accounts
+    assert stages.total["previous"][0]["diff_value"] == snap.balance - prev.balance
+    assert {r["key"]: r["label"] for r in stages.rows}["prejudicial"] == "Cobranza prejudicial"
+    # Recaudo of May by the stage each account had at the end of April.
+    recaudo = followups.recaudo(may, "day")
+    stage_of = dict(zip([c for c, _n in recaudo.stages], range(len(recaudo.stages)), strict=True))
+    by_day = {r["period"]: r for r in recaudo.rows}
+    assert by_day[date(2024, 5, 3)]["amounts"][stage_of["current"]] == 5000
+    assert by_day[date(2024, 5, 10)]["amounts"][stage_of["prejudicial"]] == 20000
+    assert recaudo.total["arrears"] == 25000 and recaudo.total["current"] == 0
+    # The agreement of 06/05, new in May and active at its end.
+    fin = followups.financing(may)
+    assert fin.days_total["count"] == 1 and fin.days_total["amount"] == 6000
+    assert fin.active_total == {"agreements": 1, "accounts": 1, "amount": 6000, "open_amount": 6000}
+    # The blocked item, under the complaint's responsible.
+    blocked = followups.blocked(may)
+    assert blocked.total == {
+        "items": 1,
+        "accounts": 1,
+        "amount": 3000,
+        "bucket_amounts": [0, 0, 0, 3000, 0, 0, 0],
+    }
+    row = blocked.rows[0]
+    assert row["days_past_due"] == 72 and row["account_id"] == real_snapshots["c"].pk
+    # The complaint's responsible when the snapshot carries the block event's fields;
+    # otherwise the stage's responsible unit.
+    item = pl.read_parquet(followups.folder_of(may) / schema.ITEMS).filter(pl.col("blocked"))
+    if item["block_responsible"][0]:
+        assert (row["responsible"], row["block_case"], row["days_blocked"]) == (
+            "Oficina de PQR",
+            "PQR-1",
+            29,
+        )
+    else:
+        assert row["responsible"] == item["responsible"][0] == "Oficina comercial de la zona"
+    # The months file carries the billing and collections of the period.
+    months = pl.read_parquet(followups.folder_of(may) / schema.MONTHS)
+    last = months.row(-1, named=True)
+    assert (last["period"], last["collected"], last["collected_arrears"]) == (
+        "2024-05",
+        25000,
+        25000,
+    )
+    # And the page reads them.
+    from django.urls import reverse
+
+    response = client_for("cartera_analyst").get(reverse("followup-recaudo"))
+    assert response.status_code == 200 and response.context["result"].total["total"] == 25000
