@@ -1,0 +1,508 @@
+"""The dashboard (CMO): tile figures against sums computed independently with Polars over
+accounts.parquet, filters, drill-downs that add up to the figure, the XLSX export, and the
+pages (200/403, SVG well-formed, links)."""
+
+from __future__ import annotations
+
+import itertools
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import openpyxl
+import polars as pl
+import pytest
+
+from caudal.portfolio import dashboard as dash
+from caudal.portfolio import schema, synthetic
+
+LAST = date(2025, 6, 30)
+ACCOUNTS = 1500
+
+
+@pytest.fixture(scope="module")
+def series(tmp_path_factory) -> list[Path]:
+    root = tmp_path_factory.mktemp("snapshots")
+    return synthetic.write_series(root, last=LAST, months=3, accounts=ACCOUNTS, seed=5)
+
+
+@pytest.fixture(scope="module")
+def source(series) -> dash.Source:
+    return dash.open_snapshot(series[-1])
+
+
+@pytest.fixture(scope="module")
+def accounts(series) -> pl.DataFrame:
+    return pl.read_parquet(series[-1] / schema.ACCOUNTS)
+
+
+def narrow(df: pl.DataFrame, filters: dash.Filters) -> pl.DataFrame:
+    for name, value in filters.active():
+        df = df.filter(pl.col(name) == value)
+    return df
+
+
+def some_filters(accounts: pl.DataFrame) -> list[dash.Filters]:
+    row = accounts.filter(pl.col("stratum").is_not_null()).row(0, named=True)
+    return [
+        dash.Filters(),
+        dash.Filters(zone=row["zone"]),
+        dash.Filters(cycle=row["cycle"], category=row["category"]),
+        dash.Filters(stratum=row["stratum"], municipality=row["municipality"]),
+        dash.Filters(
+            zone=row["zone"],
+            cycle=row["cycle"],
+            category=row["category"],
+            stratum=row["stratum"],
+            municipality=row["municipality"],
+        ),
+        dash.Filters(zone="no-such-zone"),
+    ]
+
+
+def sum_of(df: pl.DataFrame, col: str) -> int:
+    return int(df[col].sum() or 0)
+
+
+def test_manifest_is_read(source):
+    assert source.on == LAST
+    assert source.bucket_codes == ("0", "1-30", "31-60", "61-90", "91-180", "181-360", ">360")
+    assert [c for c, _n in source.stages] == ["coactiva", "persuasiva", "prejuridica", "current"]
+    with pytest.raises(dash.DashboardError, match="not a snapshot folder"):
+        dash.open_snapshot(source.folder / "nowhere")
+
+
+def test_filters_from_query():
+    f = dash.Filters.from_query({"zone": " Z01 ", "stratum": "3", "cycle": "", "x": "y"})
+    assert f == dash.Filters(zone="Z01", stratum=3)
+    assert f.query() == {"zone": "Z01", "stratum": "3"}
+    with pytest.raises(dash.DashboardError, match="stratum: 'tres'"):
+        dash.Filters.from_query({"stratum": "tres"})
+
+
+def test_totals_equal_independent_sums(source, accounts):
+    for filters in some_filters(accounts):
+        df = narrow(accounts, filters)
+        t = dash.totals(source, filters)
+        assert t["accounts"].value == df.height
+        assert t["balance"].value == sum_of(df, "balance")
+        assert t["overdue"].value == sum_of(df, "overdue")
+        assert t["overdue"].accounts == df.filter(pl.col("overdue") > 0).height
+        assert t["blocked"].value == sum_of(df, "blocked_amount")
+        assert t["blocked"].items == sum_of(df, "blocked_items")
+        ddr = df.filter(pl.col("max_days_past_due") >= 361)
+        assert t["ddr"].value == sum_of(ddr, "balance")
+        assert t["ddr"].accounts == ddr.height
+    assert dash.totals(source, dash.Filters())["overdue"].value > 0
+
+
+def test_by_stage_equals_group_by(source, accounts):
+    for filters in some_filters(accounts):
+        df = narrow(accounts, filters)
+        figures = dash.by_stage(source, filters)
+        assert [f.key for f in figures][:4] == ["coactiva", "persuasiva", "prejuridica", "current"]
+        expected = {
+            r["stage"]: (r["n"], r["v"])
+            for r in df.group_by("stage")
+            .agg(pl.len().alias("n"), pl.col("balance").sum().alias("v"))
+            .iter_rows(named=True)
+        }
+        got = {f.key: (f.accounts, f.value) for f in figures if f.accounts}
+        assert got == expected
+        assert sum(f.value for f in figures) == sum_of(df, "balance")
+    names = {f.key: f.label for f in dash.by_stage(source, dash.Filters())}
+    assert names["coactiva"] == "Cobro coactivo"
+
+
+def test_aging_pyramid(source, accounts):
+    for filters in some_filters(accounts):
+        df = narrow(accounts, filters)
+        rows = dash.aging(source, filters)
+        assert [r.bucket for r in rows] == list(source.bucket_codes)
+        for r in rows:
+            assert r.accounts == df.filter(pl.col("bucket") == r.bucket).height
+            assert r.value == sum_of(df, schema.bucket_column(r.bucket))
+        # the bucket columns add up to the open debits; the accounts to all accounts
+        assert sum(r.value for r in rows) == sum_of(df, "debit_open")
+        assert sum(r.accounts for r in rows) == df.height
+
+
+def test_top_zones(source, accounts):
+    for filters in some_filters(accounts):
+        df = narrow(accounts, filters).filter(pl.col("overdue") > 0)
+        expected = (
+            df.group_by("zone")
+            .agg(pl.col("overdue").sum().alias("v"), pl.len().alias("n"))
+            .sort(["v", "zone"], descending=[True, False])
+            .head(10)
+        )
+        got = dash.top_zones(source, filters)
+        assert [(z.key, z.value, z.accounts) for z in got] == [
+            (r["zone"], r["v"], r["n"]) for r in expected.iter_rows(named=True)
+        ]
+    assert len(dash.top_zones(source, dash.Filters())) == 10
+    assert len(dash.top_zones(source, dash.Filters(), limit=3)) == 3
+
+
+def test_trend_over_the_monthly_snapshots(series, accounts):
+    sources = [dash.open_snapshot(f) for f in reversed(series)]  # any order in, oldest out
+    for filters in some_filters(accounts)[:3]:
+        points = dash.trend(sources, filters)
+        assert [p.on for p in points] == [date(2025, 4, 30), date(2025, 5, 31), LAST]
+        for p, folder in zip(points, series, strict=True):
+            df = narrow(pl.read_parquet(folder / schema.ACCOUNTS), filters)
+            assert (p.balance, p.overdue, p.accounts) == (
+                sum_of(df, "balance"),
+                sum_of(df, "overdue"),
+                df.height,
+            )
+            assert p.balance_drill == dash.Drill("totals", "balance", p.on)
+    assert dash.trend([], dash.Filters()) == []
+
+
+def test_collected_vs_billed(series, source, tmp_path):
+    months = pl.read_parquet(series[-1] / schema.MONTHS)
+    rows = dash.collected_vs_billed(source)
+    assert rows is not None and len(rows) == months.height == 13
+    assert [r.billed for r in rows] == months["billed"].to_list()
+    assert [r.collected for r in rows] == months["collected"].to_list()
+    assert rows[-1].month == date(2025, 6, 1)
+    # a snapshot without flows: no data (the page says "sin datos")
+    bare = tmp_path / LAST.isoformat()
+    bare.mkdir()
+    for name in (schema.MANIFEST, schema.CUBE, schema.ACCOUNTS):
+        (bare / name).write_bytes((series[-1] / name).read_bytes())
+    assert dash.collected_vs_billed(dash.open_snapshot(bare)) is None
+
+
+def test_filter_values(source, accounts):
+    values = dash.filter_values(source)
+    assert values["zone"] == sorted(accounts["zone"].unique().to_list())
+    assert values["stratum"] == sorted(accounts["stratum"].drop_nulls().unique().to_list())
+    assert values["category"] == sorted(accounts["category"].unique().to_list())
+
+
+def all_drills(source: dash.Source) -> Iterator[dash.Drill]:
+    for key in dash.TOTAL_KEYS:
+        yield dash.Drill("totals", key)
+    for code, _name in source.stages:
+        yield dash.Drill("stage", code)
+    for b in source.bucket_codes:
+        yield dash.Drill("aging-accounts", b)
+        yield dash.Drill("aging-value", b)
+    for z in dash.filter_values(source)["zone"][:3]:
+        yield dash.Drill("zone", str(z))
+
+
+def tile_figure(source: dash.Source, filters: dash.Filters, drill: dash.Drill) -> tuple[int, Any]:
+    """The figure the page shows for a drill (value, accounts), from the tile functions."""
+    if drill.tile == "totals":
+        f = dash.totals(source, filters)[drill.segment]
+        return f.value, f.accounts
+    if drill.tile == "stage":
+        f = next(f for f in dash.by_stage(source, filters) if f.key == drill.segment)
+        return f.value, f.accounts
+    if drill.tile.startswith("aging"):
+        r = next(r for r in dash.aging(source, filters) if r.bucket == drill.segment)
+        return (r.accounts, r.accounts) if drill.tile == "aging-accounts" else (r.value, None)
+    zones = {z.key: z for z in dash.top_zones(source, filters, limit=1000)}
+    z = zones.get(drill.segment)
+    return (z.value, z.accounts) if z else (0, 0)
+
+
+def test_drill_down_total_equals_the_figure(source, accounts):
+    for filters, drill in itertools.product(some_filters(accounts)[:5], all_drills(source)):
+        value, n_accounts = tile_figure(source, filters, drill)
+        page = dash.drill_page(source, filters, drill, size=20)
+        assert page.total_value == value, (filters, drill)
+        if n_accounts is not None:
+            assert page.total_accounts == n_accounts, (filters, drill)
+        assert dash.figure_of(source, filters, drill)[0] == value
+
+
+def test_drill_pages_cover_every_account_once(source, accounts):
+    filters = some_filters(accounts)[1]
+    drill = dash.Drill("totals", "overdue")
+    first = dash.drill_page(source, filters, drill, size=25)
+    seen: list[int] = []
+    values: list[int] = []
+    for n in range(1, first.pages + 1):
+        page = dash.drill_page(source, filters, drill, page=n, size=25)
+        seen += [r["account_id"] for r in page.rows]
+        values += [r["measure"] for r in page.rows]
+    expected = narrow(accounts, filters).filter(pl.col("overdue") > 0)
+    assert sorted(seen) == sorted(expected["account_id"].to_list())
+    assert len(seen) == len(set(seen)) == first.total_accounts
+    assert values == sorted(values, reverse=True)  # largest first
+    assert sum(values) == first.total_value
+    # out of range pages are clamped
+    assert dash.drill_page(source, filters, drill, page=10_000, size=25).page == first.pages
+    assert dash.drill_page(source, filters, drill, page=-3, size=25).page == 1
+
+
+def test_bad_drills_are_refused(source):
+    with pytest.raises(dash.DashboardError, match="tile: unknown tile 'x'"):
+        dash.drill_spec(source, dash.Drill("x", "y"))
+    with pytest.raises(dash.DashboardError, match="segment: 'judicial'"):
+        dash.drill_spec(source, dash.Drill("stage", "judicial"))
+    with pytest.raises(dash.DashboardError, match="segment: '9-99'"):
+        dash.drill_spec(source, dash.Drill("aging-value", "9-99"))
+    with pytest.raises(dash.DashboardError, match="segment"):
+        dash.drill_spec(source, dash.Drill("totals", "nothing"))
+
+
+def test_account_items(source, series):
+    items = pl.read_parquet(series[-1] / schema.ITEMS)
+    account_id = int(items["account_id"][0])
+    got = dash.account_items(source, account_id)
+    mine = items.filter(pl.col("account_id") == account_id)
+    assert sorted(i["item_id"] for i in got) == sorted(mine["item_id"].to_list())
+    assert sum(i["signed_amount"] for i in got) == sum_of(mine, "signed_amount")
+    assert dash.account_items(source, 10**12) == []
+
+
+COLUMNS = [
+    dash.ExportColumn("account_number", "Cuenta", "text", 12),
+    dash.ExportColumn("zone", "Zona", "text", 10),
+    dash.ExportColumn("max_days_past_due", "Días", "int", 8),
+    dash.ExportColumn("measure", "Deuda del tramo", "money", 12),
+]
+
+
+def test_export_xlsx_has_the_rows(source, accounts, tmp_path):
+    filters = dash.Filters(zone=str(accounts["zone"][0]))
+    drill = dash.Drill("aging-value", ">360")
+    out = tmp_path / "x.xlsx"
+    zone = str(accounts["zone"][0])
+    n = dash.export_xlsx(
+        source,
+        filters,
+        drill,
+        out,
+        columns=COLUMNS,
+        labels={"zone": {zone: "Zona Norte"}},
+        title="Deuda > 360 días",
+    )
+    expected = narrow(accounts, filters).filter(pl.col("aged_over_360") != 0)
+    assert n == expected.height > 0
+    wb = openpyxl.load_workbook(out, read_only=True)
+    ws = wb["Cuentas"]
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[0][0] == "Deuda > 360 días"
+    assert list(rows[1]) == ["Cuenta", "Zona", "Días", "Deuda del tramo"]
+    data = rows[2:]
+    assert len(data) == n
+    assert {r[1] for r in data} == {"Zona Norte"}
+    assert sorted(r[0] for r in data) == sorted(expected["account_number"].to_list())
+    # money in major units, exact; the sum is the figure
+    total_minor = sum(round(r[3] * 100) for r in data)
+    assert total_minor == sum_of(expected, "aged_over_360")
+    assert total_minor == dash.figure_of(source, filters, drill)[0]
+
+
+def test_export_splits_sheets(source, accounts, tmp_path):
+    out = tmp_path / "split.xlsx"
+    n = dash.export_xlsx(
+        source,
+        dash.Filters(),
+        dash.Drill("totals", "accounts"),
+        out,
+        columns=COLUMNS[:2],
+        sheet_rows=400,
+    )
+    assert n == accounts.height
+    wb = openpyxl.load_workbook(out, read_only=True)
+    assert wb.sheetnames == ["Cuentas", "Cuentas 2", "Cuentas 3", "Cuentas 4"]
+    counts = [ws.max_row - 1 for ws in wb.worksheets]  # minus the header
+    assert counts == [400, 400, 400, accounts.height - 1200]
+
+
+# --------------------------------------------------------------------------- pages
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture
+def snapshots_dir(settings, tmp_path, series):
+    """The synthetic folders under CAUDAL_SNAPSHOT_DIR with their Snapshot rows (monthly)."""
+    from caudal.cadastre.testing import make_utility
+    from caudal.portfolio.models import Snapshot, SnapshotKind, SnapshotStatus
+
+    make_utility("CO")
+    root = tmp_path / "snapshots"
+    root.mkdir()
+    for folder in series:
+        (root / folder.name).symlink_to(folder, target_is_directory=True)
+        Snapshot.objects.create(
+            date=date.fromisoformat(folder.name),
+            kind=SnapshotKind.MONTHLY,
+            status=SnapshotStatus.DONE,
+            path=folder.name,
+        )
+    settings.CAUDAL_SNAPSHOT_DIR = root
+    return root
+
+
+@pytest.fixture
+def client_for(db):
+    from django.contrib.auth.models import Group, User
+    from django.test import Client
+
+    from caudal.audit.roles import ensure_roles
+
+    ensure_roles()
+
+    counter = itertools.count(1)
+
+    def make(role: str | None) -> Client:
+        name = f"{role or 'nobody'}-{next(counter)}"
+        user = User.objects.create_user(username=name)
+        if role:
+            user.groups.add(Group.objects.get(name=role))
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+def svgs(html: str) -> list[ET.Element]:
+    out = []
+    start = 0
+    while (i := html.find("<svg", start)) != -1:
+        j = html.index("</svg>", i) + len("</svg>")
+        out.append(ET.fromstring(html[i:j]))  # noqa: S314  (our own page)
+        start = j
+    return out
+
+
+def drill_links(html: str) -> list[str]:
+    import re
+
+    return [
+        m.replace("&amp;", "&")
+        for m in re.findall(r'href="(/cartera/tablero/detalle/\?[^"]+)"', html)
+    ]
+
+
+@pytest.mark.django_db
+def test_page_permissions(client_for, snapshots_dir):
+    assert client_for(None).get("/cartera/tablero/").status_code == 403
+    assert client_for("cashier").get("/cartera/tablero/").status_code == 403
+    for role in ("cartera_analyst", "manager", "auditor", "collections_officer"):
+        assert client_for(role).get("/cartera/tablero/").status_code == 200, role
+    url = "/cartera/tablero/exportar/?tile=totals&segment=accounts"
+    assert client_for("auditor").get(url).status_code == 403  # personal data
+    assert (
+        client_for("cashier")
+        .get("/cartera/tablero/detalle/?tile=totals&segment=accounts")
+        .status_code
+        == 403
+    )
+
+
+@pytest.mark.django_db
+def test_page_without_snapshots(client_for):
+    response = client_for("cartera_analyst").get("/cartera/tablero/")
+    assert response.status_code == 200
+    assert b'data-testid="no-snapshot"' in response.content
+
+
+@pytest.mark.django_db
+def test_page_shows_the_tiles(client_for, snapshots_dir, source, accounts):
+    client = client_for("cartera_analyst")
+    zone = str(accounts["zone"][0])
+    response = client.get("/cartera/tablero/", {"zone": zone})
+    assert response.status_code == 200
+    html = response.content.decode()
+    charts = svgs(html)
+    ids = {c.get("id") for c in charts}
+    assert {"chart-stage", "chart-aging", "chart-trend", "chart-flows", "chart-zones"} <= ids
+    trend = next(c for c in charts if c.get("id") == "chart-trend")
+    assert len(trend.findall(f".//{SVG}circle")) == 6  # 3 months × balance and overdue
+    # the latest snapshot by default; the figures are the tile's
+    t = dash.totals(source, dash.Filters(zone=zone))
+    assert response.context["snap"].date == LAST
+    kpi = {k["key"]: k for k in response.context["kpis"]}
+    assert kpi["accounts"]["value"] == f"{t['accounts'].value:,}".replace(",", ".")
+    # every drill link carries the filter and resolves to a drill-down whose total is the figure
+    links = drill_links(html)
+    assert len(links) > 20
+    for link in links[:8]:
+        q = parse_qs(urlparse(link).query)
+        assert q["zone"] == [zone]
+        page = client.get(link)
+        assert page.status_code == 200, link
+    flows_empty = 'data-testid="flows-empty"'
+    assert flows_empty not in html
+
+
+@pytest.mark.django_db
+def test_drill_page_total_and_export(client_for, snapshots_dir, source, accounts):
+    from caudal.audit.models import AuditEvent
+
+    client = client_for("cartera_analyst")
+    zone = str(accounts["zone"][0])
+    params = {"tile": "stage", "segment": "persuasiva", "zone": zone}
+    response = client.get("/cartera/tablero/detalle/", params)
+    assert response.status_code == 200
+    page = response.context["page"]
+    expected = narrow(accounts, dash.Filters(zone=zone)).filter(pl.col("stage") == "persuasiva")
+    assert page.total_accounts == expected.height
+    assert page.total_value == sum_of(expected, "balance")
+    assert b'data-testid="export"' in response.content
+    # an account's items
+    account_id = page.rows[0]["account_id"]
+    with_items = client.get("/cartera/tablero/detalle/", {**params, "account": account_id})
+    assert with_items.context["items"]
+    # export
+    export = client.get("/cartera/tablero/exportar/", params)
+    assert export.status_code == 200
+    assert export["Content-Disposition"].startswith("attachment;")
+    path = snapshots_dir.parent / "export.xlsx"
+    path.write_bytes(b"".join(export.streaming_content))
+    wb = openpyxl.load_workbook(path, read_only=True)
+    assert wb["Cuentas"].max_row == 2 + expected.height  # title, header, rows
+    event = AuditEvent.objects.get(action="portfolio.export_dashboard")
+    assert event.after is not None and event.after["rows"] == expected.height
+    # the auditor sees the list but cannot export it
+    seen = client_for("auditor").get("/cartera/tablero/detalle/", params)
+    assert seen.status_code == 200 and b'data-testid="export"' not in seen.content
+
+
+@pytest.mark.django_db
+def test_bad_requests(client_for, snapshots_dir):
+    client = client_for("cartera_analyst")
+    assert client.get("/cartera/tablero/", {"snapshot": "2020-01-31"}).status_code == 404
+    assert client.get("/cartera/tablero/", {"stratum": "x"}).status_code == 400
+    assert client.get("/cartera/tablero/detalle/", {"tile": "nope"}).status_code == 404
+    assert (
+        client.get("/cartera/tablero/detalle/", {"tile": "stage", "segment": "x"}).status_code
+        == 404
+    )
+
+
+@pytest.mark.django_db
+def test_flows_missing_says_no_data(client_for, snapshots_dir, series, tmp_path):
+    # a fourth, adhoc snapshot without months.parquet
+    from caudal.portfolio.models import Snapshot, SnapshotKind, SnapshotStatus
+
+    on = date(2025, 7, 15)
+    folder = snapshots_dir / on.isoformat()
+    folder.mkdir()
+    synthetic.write_folder(folder, on=on, accounts=200, seed=9)
+    (folder / schema.MONTHS).unlink()
+    Snapshot.objects.create(date=on, kind=SnapshotKind.ADHOC, status=SnapshotStatus.DONE, path="x")
+    response = client_for("manager").get("/cartera/tablero/")
+    assert response.context["snap"].date == on
+    assert b'data-testid="flows-empty"' in response.content
+    # the trend: the three month ends and the chosen adhoc snapshot
+    assert [r["on"] for r in response.context["trend_rows"]] == [
+        date(2025, 4, 30),
+        date(2025, 5, 31),
+        LAST,
+        on,
+    ]
