@@ -81,7 +81,11 @@ class Source:
             return sqlite_adbc.connect(uri)
         import adbc_driver_postgresql.dbapi as pg_adbc
 
-        return pg_adbc.connect(self.target)
+        # Read-only session: the snapshot never writes through this connection.
+        sep = "&" if "?" in self.target else "?"
+        return pg_adbc.connect(
+            self.target + sep + "options=" + quote("-c default_transaction_read_only=on")
+        )
 
 
 def postgres_uri(settings_dict: dict[str, Any]) -> str:

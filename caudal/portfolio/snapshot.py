@@ -21,6 +21,7 @@ import logging
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -190,9 +191,19 @@ def _write_flows(on: date, folder: Path, accounts: pl.DataFrame) -> dict[str, An
 # ------------------------------------------------------------------------------ the task
 
 
-def take_snapshot(on: date, *, actor: ActorLike, kind: str | None = None) -> Snapshot:
+def take_snapshot(
+    on: date,
+    *,
+    actor: ActorLike,
+    kind: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Snapshot:
     """Take (or take again) the snapshot of the end of ``on``. Returns the DONE row; raises
-    :class:`SnapshotError` (after recording the failure) when it cannot be taken."""
+    :class:`SnapshotError` (after recording the failure) when it cannot be taken.
+
+    ``progress`` is called with the name of each step as it starts (``read``, ``build``,
+    ``flows``, ``write``, ``done``): the CLI shows it."""
+    say = progress or (lambda step: None)
     if isinstance(on, str):
         on = date.fromisoformat(on)
     today = timezone.localdate()
@@ -226,15 +237,19 @@ def take_snapshot(on: date, *, actor: ActorLike, kind: str | None = None) -> Sna
     staging.mkdir()
     timings: dict[str, float] = {}
     try:
+        say("read")
         raw = extract.read_raw(on)
         timings.update(raw.timings)
+        say("build")
         step = time.perf_counter()
         prev, prev_date = previous_stages(on)
         frames = build.build_frames(on, raw.items, raw.accounts, policies, prev)
         timings["build"] = round(time.perf_counter() - step, 4)
+        say("flows")
         step = time.perf_counter()
         flows_counts = _write_flows(on, staging, frames.accounts)
         timings["flows"] = round(time.perf_counter() - step, 4)
+        say("write")
         step = time.perf_counter()
         extra = {
             "kind": kind,
@@ -323,25 +338,38 @@ def take_snapshot(on: date, *, actor: ActorLike, kind: str | None = None) -> Sna
             "files": {name: f["sha256"] for name, f in manifest["files"].items()},
         },
     )
+    say("done")
     return snap
 
 
-def take_due_snapshots(today: date, *, actor: ActorLike) -> list[Snapshot]:
+def due_dates(today: date) -> list[date]:
+    """Dates the scheduled task would take on ``today``: yesterday and the last month end,
+    each when it has no DONE snapshot yet."""
+    wanted = sorted({today - timedelta(days=1), last_month_end(today)})
+    done = set(
+        Snapshot.objects.filter(date__in=wanted, status=SnapshotStatus.DONE).values_list(
+            "date", flat=True
+        )
+    )
+    return [on for on in wanted if on not in done]
+
+
+def take_due_snapshots(
+    today: date, *, actor: ActorLike, progress: Callable[[str], None] | None = None
+) -> list[Snapshot]:
     """The scheduled task: yesterday's daily snapshot and the last month end's monthly
     one, each only when there is no DONE snapshot of that date yet."""
-    due: list[tuple[date, str]] = []
-    yesterday = today - timedelta(days=1)
-    month_end = last_month_end(today)
-    for on in sorted({yesterday, month_end}):
-        if not Snapshot.objects.filter(date=on, status=SnapshotStatus.DONE).exists():
-            due.append((on, default_kind(on)))
-    return [take_snapshot(on, actor=actor, kind=kind) for on, kind in due]
+    return [
+        take_snapshot(on, actor=actor, kind=default_kind(on), progress=progress)
+        for on in due_dates(today)
+    ]
 
 
 __all__ = [
     "RUN_KIND",
     "SnapshotError",
     "default_kind",
+    "due_dates",
     "folder_for",
     "is_month_end",
     "last_month_end",
