@@ -365,7 +365,7 @@ def _clearings_sql(start: date, end: date, *, grouped: bool) -> str:
         return (
             "SELECT c.cleared_on AS day, "
             "CASE WHEN COALESCE(o.cleared_on, c.cleared_on) > d.due_date THEN 1 ELSE 0 END "
-            "AS in_arrears, SUM(c.amount) AS amount "
+            "AS in_arrears, CAST(SUM(c.amount) AS BIGINT) AS amount "
             f"{joins}{where} GROUP BY 1, 2"
         )
     return (
@@ -413,7 +413,7 @@ def agreements_frame(
     docs = _query(
         "SELECT doc.id AS document_id, doc.account_id AS account_id, "
         "doc.reference AS reference, doc.posting_date AS posting_date, doc.amount AS amount, "
-        "COUNT(i.id) AS installments, SUM(i.open_amount) AS open_now, "
+        "COUNT(i.id) AS installments, CAST(SUM(i.open_amount) AS BIGINT) AS open_now, "
         "CASE WHEN MAX(r.id) IS NULL THEN 0 ELSE 1 END AS reversed "
         "FROM ledger_document doc "
         "JOIN ledger_openitem i ON i.document_id = doc.id "
@@ -424,7 +424,7 @@ def agreements_frame(
         pl.Schema([*AGREEMENT_SCHEMA.items(), ("open_now", pl.Int64())]),
     )
     later = _query(
-        "SELECT i.document_id AS document_id, SUM(c.amount) AS later "
+        "SELECT i.document_id AS document_id, CAST(SUM(c.amount) AS BIGINT) AS later "
         "FROM ledger_clearing c "
         "JOIN ledger_openitem i ON i.id = c.debit_item_id "
         "JOIN ledger_document doc ON doc.id = i.document_id "
@@ -460,14 +460,14 @@ def months_frame(on: date, recaudo: pl.DataFrame) -> pl.DataFrame:
     this_month = on.replace(day=1)
     day_schema = {"day": pl.Date, "amount": pl.Int64, "bills": pl.Int64, "in_arrears": pl.Int64}
     bills = _query(
-        "SELECT posting_date AS day, COUNT(*) AS bills, SUM(amount) AS amount "
+        "SELECT posting_date AS day, COUNT(*) AS bills, CAST(SUM(amount) AS BIGINT) AS amount "
         "FROM ledger_document "
         f"WHERE kind = 'bill' AND posting_date >= {_lit(first)} AND posting_date <= {_lit(on)} "
         "GROUP BY posting_date",
         day_schema,
     )
     reversed_bills = _query(
-        "SELECT r.posting_date AS day, SUM(o.amount) AS amount "
+        "SELECT r.posting_date AS day, CAST(SUM(o.amount) AS BIGINT) AS amount "
         "FROM ledger_document r JOIN ledger_document o ON o.id = r.reverses_id "
         f"WHERE r.kind = 'reversal' AND o.kind = 'bill' AND r.posting_date >= {_lit(first)} "
         f"AND r.posting_date <= {_lit(on)} GROUP BY r.posting_date",
