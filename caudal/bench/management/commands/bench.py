@@ -36,6 +36,7 @@ BENCH_MODULES = [
     "caudal.bench.reading_benches",
     "caudal.bench.payment_file_benches",
     "caudal.bench.payment_api_benches",
+    "caudal.bench.dashboard_benches",
     "caudal.bench.snapshot_benches",
 ]
 
