@@ -71,7 +71,6 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import duckdb
 import polars as pl
@@ -148,15 +147,6 @@ def _lit(d: date) -> str:
     return f"'{d.isoformat()}'"
 
 
-def _pg_uri(s: Mapping[str, Any]) -> str:
-    user = quote(str(s.get("USER") or ""), safe="")
-    password = quote(str(s.get("PASSWORD") or ""), safe="")
-    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    host = s.get("HOST") or "localhost"
-    port = f":{s['PORT']}" if s.get("PORT") else ""
-    return f"postgresql://{auth}{host}{port}/{quote(str(s['NAME']), safe='')}"
-
-
 def read_arrow(sql: str) -> pa.Table:
     """Run one SELECT on the default database and return an Arrow table.
 
@@ -176,20 +166,18 @@ def read_arrow(sql: str) -> pa.Table:
 
 
 def adbc_read(vendor: str, settings_dict: Mapping[str, Any], sql: str) -> pa.Table:
-    """One SELECT through the ADBC driver of ``vendor`` (``postgresql`` or ``sqlite``)."""
+    """One SELECT through ADBC on a fresh connection, as the snapshot's extraction
+    connects (:mod:`caudal.portfolio.extract`: a read-only session on PostgreSQL, the file
+    opened read-only on SQLite)."""
+    from . import extract
+
     if vendor == "postgresql":
-        import adbc_driver_postgresql.dbapi as adbc_pg
-
-        with adbc_pg.connect(_pg_uri(settings_dict)) as conn, conn.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetch_arrow_table()
-    if vendor == "sqlite":
-        import adbc_driver_sqlite.dbapi as adbc_sqlite
-
-        with adbc_sqlite.connect(str(settings_dict["NAME"])) as conn, conn.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetch_arrow_table()
-    raise ValueError(f"no ADBC reader for the {vendor} database")
+        src = extract.Source("postgresql", extract.postgres_uri(dict(settings_dict)))
+    elif vendor == "sqlite":
+        src = extract.Source("sqlite", str(settings_dict["NAME"]))
+    else:
+        raise ValueError(f"no ADBC reader for the {vendor} database")
+    return extract.fetch_arrow(src, sql)
 
 
 def _frame(table: pa.Table, schema_: Mapping[str, Any]) -> pl.DataFrame:
