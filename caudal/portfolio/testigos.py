@@ -65,6 +65,7 @@ CONTENT_TYPES = {
     "parquet": "application/vnd.apache.parquet",
 }
 CACHE_DIR = "testigos"
+ENGINES: tuple[str, ...] = ("xml", "cells")
 
 
 class TestigoError(ValueError):
@@ -220,6 +221,11 @@ def bucket_codes_of(folder: Path) -> list[str]:
     return out
 
 
+def _clean(expr: str) -> str:
+    """Text without the control characters XML 1.0 cannot carry (tab and newlines stay)."""
+    return f"regexp_replace({expr}, '[\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F]', '', 'g')"
+
+
 def columns(currency: str, bucket_codes: Sequence[str]) -> list[Column]:
     """The detail's columns, in order (XLSX and CSV)."""
     sym = CURRENCY_SYMBOL.get(currency, currency)
@@ -229,8 +235,8 @@ def columns(currency: str, bucket_codes: Sequence[str]) -> list[Column]:
 
     cols = [
         Column("account_number", _("Cuenta contrato"), "text", 14, "a.account_number"),
-        Column("holder_name", _("Titular"), "text", 30, "a.holder_name"),
-        Column("address", _("Dirección"), "text", 32, "a.address"),
+        Column("holder_name", _("Titular"), "text", 30, _clean("a.holder_name")),
+        Column("address", _("Dirección"), "text", 32, _clean("a.address")),
         Column("category", _("Uso"), "text", 13, "coalesce(l_category.label, a.category)"),
         Column("stratum", _("Estrato"), "int", 8, "a.stratum"),
         Column("segment", _("Segmento"), "text", 13, "coalesce(l_segment.label, a.segment)"),
@@ -424,12 +430,17 @@ def write_testigo(
     *,
     labels: Labels | None = None,
     sheet_rows: int = SHEET_ROWS,
+    engine: str = "xml",
 ) -> Path:
     """Write the testigo ``which`` (vigente / vencida) of the snapshot of ``on`` to ``out``
     in ``fmt`` (xlsx / csv / parquet). Returns ``out``. Raises :class:`TestigoError`.
 
-    ``sheet_rows`` is the number of detail rows per XLSX sheet (tests split small)."""
-    return write_testigo_result(on, which, fmt, out, labels=labels, sheet_rows=sheet_rows).path
+    ``sheet_rows`` is the number of detail rows per XLSX sheet (tests split small).
+    ``engine`` writes the XLSX detail rows as XML rendered by DuckDB (``xml``, the default)
+    or cell by cell through xlsxwriter's API (``cells``, the reference; 5× slower)."""
+    return write_testigo_result(
+        on, which, fmt, out, labels=labels, sheet_rows=sheet_rows, engine=engine
+    ).path
 
 
 def write_testigo_result(
@@ -440,8 +451,11 @@ def write_testigo_result(
     *,
     labels: Labels | None = None,
     sheet_rows: int = SHEET_ROWS,
+    engine: str = "xml",
 ) -> Result:
     check(which, fmt)
+    if engine not in ENGINES:
+        raise TestigoError(f"unknown engine {engine!r}")
     path = accounts_file(on)
     if sheet_rows < 1 or sheet_rows > SHEET_ROWS:
         raise TestigoError(_("Filas por hoja entre 1 y %(n)s.") % {"n": SHEET_ROWS})
@@ -461,7 +475,7 @@ def write_testigo_result(
                     fh.write(chunk)
                     n += rows
             return Result(out, which, fmt, n)
-        return _write_xlsx(con, path, on, which, out, cols, labels, sheet_rows)
+        return _write_xlsx(con, path, on, which, out, cols, labels, sheet_rows, engine)
     finally:
         con.close()
 
@@ -485,12 +499,13 @@ def _write_parquet(path: Path, which: str, out: Path) -> int:
         con.close()
 
 
-def _money_sql(expr: str, currency: str) -> str:
-    """Exact major-unit text of an integer minor-unit expression (``-1234.05``)."""
+def _money_sql(expr: str, currency: str, sep: str | None = None) -> str:
+    """Exact major-unit text of an integer minor-unit expression (``-1234.05``); decimal
+    comma for COP unless ``sep`` says otherwise."""
     exp = exponent(currency)
     if exp == 0:
         return f"CAST({expr} AS VARCHAR)"
-    sep = "," if currency == "COP" else "."
+    sep = sep or ("," if currency == "COP" else ".")
     scale = 10**exp
     return (
         f"(CASE WHEN {expr} < 0 THEN '-' ELSE '' END || CAST(abs({expr}) // {scale} AS VARCHAR)"
@@ -557,6 +572,7 @@ class _Formats:
         self.total_int = add({"bold": True, "top": 2, "num_format": "#,##0"})
         self.total_money = add({"bold": True, "top": 2, "num_format": money})
         self.scale = -decimals
+        self.currency = currency
 
 
 def _write_xlsx(
@@ -568,6 +584,7 @@ def _write_xlsx(
     cols: Sequence[Column],
     labels: Labels,
     sheet_rows: int,
+    engine: str,
 ) -> Result:
     import xlsxwriter
 
@@ -592,7 +609,8 @@ def _write_xlsx(
         else [_("Detalle %(n)s") % {"n": i} for i in range(1, n_sheets + 1)]
     )
     _write_summary(wb, f, on, which, total, sections, labels, names)
-    written = _write_detail(wb, f, con, path, which, cols, names, sheet_rows)
+    detail = _write_detail_xml if engine == "xml" else _write_detail
+    written = detail(wb, f, con, path, which, cols, names, sheet_rows)
     wb.close()
     return Result(out, which, "xlsx", written, [_("Resumen"), *names])
 
@@ -720,7 +738,7 @@ def _write_detail(
             row += 1
             for c in range(ncols):
                 v = values[c][i]
-                if v is not None:
+                if v is not None and v != "":
                     writers[c](ws, row, c, v)
         written += batch.num_rows
     close_sheet(ws, row)
@@ -740,6 +758,99 @@ def _cell_writers(cols: Sequence[Column], f: _Formats) -> list[Callable[[Any, in
         ws.write_number(r, c, Decimal(v).scaleb(scale), f.money)
 
     return [{"money": money, "int": integer}.get(c.kind, text) for c in cols]
+
+
+def _xml_cell_sql(col: Column, letter: str, xf: Mapping[str, int], currency: str) -> str:
+    """DuckDB expression of one cell's XML (``''`` for an empty cell), as xlsxwriter writes
+    it in ``constant_memory`` mode: inline strings, numbers with their style index."""
+    x = f'd."{col.key}"'
+    ref = f"'<c r=\"{letter}' || d.r || '\"'"
+    if col.kind == "text":
+        text = f"CAST({x} AS VARCHAR)"
+        escaped = f"replace(replace(replace({text}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')"
+        preserve = (
+            f"CASE WHEN regexp_matches({text}, '^\\s|\\s$') "
+            "THEN ' xml:space=\"preserve\"' ELSE '' END"
+        )
+        return (
+            f"CASE WHEN {x} IS NULL OR {text} = '' THEN '' ELSE {ref} || "
+            f"' t=\"inlineStr\"><is><t' || {preserve} || '>' || {escaped} || '</t></is></c>' END"
+        )
+    value = _money_sql(x, currency, ".") if col.kind == "money" else f"CAST({x} AS VARCHAR)"
+    style = xf[col.kind]
+    return (
+        f"CASE WHEN {x} IS NULL THEN '' ELSE {ref} || ' s=\"{style}\"><v>' || {value} "
+        "|| '</v></c>' END"
+    )
+
+
+def _write_detail_xml(
+    wb: Any,
+    f: _Formats,
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    which: str,
+    cols: Sequence[Column],
+    names: Sequence[str],
+    sheet_rows: int,
+) -> int:
+    """The detail sheets with each row's XML rendered by DuckDB (vectorised, in native
+    threads) and appended to the worksheet's ``constant_memory`` row file: the same XML the
+    cell-by-cell writer produces, without four microseconds of Python per cell.
+
+    Relies on three xlsxwriter internals (pinned in uv.lock; the test compares both
+    engines cell by cell): the row file ``row_data_fh``, ``_write_single_row`` to flush
+    the header row, and ``_check_dimensions`` to record the last row."""
+    from xlsxwriter.utility import xl_col_to_name
+
+    xf = {"int": f.int._get_xf_index(), "money": f.money._get_xf_index()}
+    inner = ", ".join(f'{c.sql} AS "{c.key}"' for c in cols)
+    cells = " || ".join(
+        _xml_cell_sql(c, xl_col_to_name(i), xf, f.currency) for i, c in enumerate(cols)
+    )
+    sql = (
+        f"SELECT '<row r=\"' || d.r || '\">' || {cells} || '</row>' AS xml FROM ("
+        f"SELECT *, (i % {sheet_rows}) + 2 AS r FROM ("
+        f"SELECT {inner}, row_number() OVER (ORDER BY a.account_number, a.account_id) - 1 AS i "
+        f"FROM read_parquet(?) AS a {_joins()} WHERE a.testigo = ?) ORDER BY i) AS d"
+    )
+    reader = con.sql(sql, params=[str(path), which]).to_arrow_reader(BATCH_ROWS)
+    sheets = iter(names)
+    ncols = len(cols)
+
+    def new_sheet() -> Any:
+        sheet = wb.add_worksheet(next(sheets))
+        for c, col in enumerate(cols):
+            sheet.set_column(c, c, col.width)
+            sheet.write_string(0, c, col.title, f.head)
+        sheet.set_row(0, 32)
+        sheet.freeze_panes(1, 1)
+        sheet._write_single_row(1)  # the header row goes to the row file now
+        return sheet
+
+    def close_sheet(sheet: Any, rows: int) -> None:
+        if rows:
+            sheet._check_dimensions(rows, ncols - 1)
+        sheet.autofilter(0, 0, max(rows, 1), ncols - 1)
+
+    ws = new_sheet()
+    row = 0
+    written = 0
+    for batch in reader:
+        xml = batch.column(0)
+        start, n = 0, batch.num_rows
+        while start < n:
+            if row == sheet_rows:
+                close_sheet(ws, row)
+                ws = new_sheet()
+                row = 0
+            end = min(n, start + sheet_rows - row)
+            ws.row_data_fh.write("".join(xml.slice(start, end - start).to_pylist()))
+            row += end - start
+            start = end
+        written += n
+    close_sheet(ws, row)
+    return written
 
 
 # --- downloads ----------------------------------------------------------------------------

@@ -204,6 +204,60 @@ def test_empty_testigo_still_makes_a_workbook(settings, tmp_path):
     assert list(book["Resumen"].iter_rows(values_only=True))[5][:2] == ("Total", 0)
 
 
+def awkward(folder: Path) -> None:
+    """Holder names and addresses that XML must escape, keep or drop; no stratum."""
+    src = folder / schema.ACCOUNTS
+    tmp = folder / "awkward.parquet"
+    duckdb.connect().execute(
+        f"""COPY (SELECT * REPLACE (
+            CASE account_id % 5
+                WHEN 0 THEN 'Ríos & Hijos <S.A.C.>'
+                WHEN 1 THEN '  Ana "Ñusta" Quispe '
+                WHEN 2 THEN 'Bell' || chr(7) || 'a' || chr(9) || 'Vista'
+                WHEN 3 THEN ''
+                ELSE holder_name END AS holder_name,
+            CASE WHEN account_id % 3 = 0 THEN 'Jr. Lima 123' || chr(10) || 'Int. 4' ELSE address
+                END AS address,
+            CASE WHEN account_id % 4 = 0 THEN NULL ELSE stratum END AS stratum
+        ) FROM read_parquet(?)) TO '{tmp}' (FORMAT parquet)""",
+        [str(src)],
+    )
+    tmp.replace(src)
+
+
+def cells(path: Path) -> dict[str, list[tuple]]:
+    book = openpyxl.load_workbook(path)
+    return {
+        name: [
+            tuple((c.value, c.number_format if c.value is not None else None) for c in row)
+            for row in book[name].iter_rows()
+        ]
+        for name in book.sheetnames[1:]
+    }
+
+
+def test_both_xlsx_engines_write_the_same_cells(snap, tmp_path):
+    awkward(snap)
+    fast = testigos.write_testigo(
+        ON, "vencida", "xlsx", tmp_path / "xml.xlsx", labels=COP, sheet_rows=7
+    )
+    slow = testigos.write_testigo(
+        ON, "vencida", "xlsx", tmp_path / "cells.xlsx", labels=COP, sheet_rows=7, engine="cells"
+    )
+    a, b = cells(fast), cells(slow)
+    assert a == b and len(a) > 3
+    holders = {row[1][0] for sheet in a.values() for row in sheet[1:]}
+    assert {"Ríos & Hijos <S.A.C.>", '  Ana "Ñusta" Quispe ', "Bella\tVista", None} <= holders
+    assert "Jr. Lima 123\nInt. 4" in {row[2][0] for sheet in a.values() for row in sheet[1:]}
+    for path in (fast, slow):
+        book = openpyxl.load_workbook(path)
+        for name in book.sheetnames[1:]:
+            ws = book[name]
+            assert ws.freeze_panes == "B2"
+            assert ws.auto_filter.ref == f"A1:AB{ws.max_row}"
+            assert ws.dimensions == f"A1:AB{ws.max_row}"
+
+
 # --- CSV and Parquet -----------------------------------------------------------------------
 
 
