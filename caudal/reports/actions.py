@@ -80,7 +80,7 @@ def _refuse_published(report: ManagementReport) -> None:
 
 def _lock(report: ManagementReport) -> ManagementReport:
     locked = (
-        ManagementReport.objects.select_for_update()
+        ManagementReport.objects.select_for_update(of=("self",))
         .select_related("snapshot", "created_by")
         .get(pk=report.pk)
     )
