@@ -506,3 +506,107 @@ def test_flows_missing_says_no_data(client_for, snapshots_dir, series, tmp_path)
         LAST,
         on,
     ]
+
+
+# --------------------------------------------------------------------------- ledger → dashboard
+
+
+@pytest.fixture
+def ledger_snapshot(transactional_db, settings, tmp_path):
+    """A ledger of three accounts, its snapshot taken by take_snapshot (ADBC reads through
+    its own connection, hence a transactional test); the ledger tables are emptied past
+    their append-only triggers afterwards, as caudal/portfolio/tests/test_snapshot.py does."""
+    import importlib
+
+    from django.apps import apps as django_apps
+    from django.db import connection
+
+    from caudal.cadastre.testing import make_account, make_utility
+    from caudal.ledger.actions import do_block_item, do_post_charge, do_post_payment
+    from caudal.ledger.models import OpenItem
+    from caudal.portfolio.models import StagePolicy
+    from caudal.portfolio.snapshot import take_snapshot
+
+    settings.CAUDAL_SNAPSHOT_DIR = tmp_path / "snapshots"
+    if not StagePolicy.objects.exists():
+        policies = importlib.import_module("caudal.portfolio.migrations.0002_default_policies")
+        policies.create(django_apps, None)
+    make_utility("PE")
+    on = date(2026, 3, 31)
+
+    def bill(account, amount, doc_on, due):
+        return do_post_charge(
+            account,
+            kind="bill",
+            lines=[("water", amount, "Agua")],
+            document_date=doc_on,
+            due_date=due,
+            actor="test",
+        )
+
+    a, b, c = make_account(name="Ana"), make_account(name="Beto"), make_account(name="Carla")
+    old = bill(a, 3000, date(2024, 10, 6), date(2024, 10, 26))  # > 360 days at D: DDR
+    bill(a, 2500, date(2026, 2, 6), date(2026, 2, 26))
+    bill(b, 4000, date(2026, 1, 6), date(2026, 1, 26))
+    bill(b, 1000, date(2026, 3, 6), date(2026, 4, 5))  # not yet due
+    do_post_payment(b, amount=1500, payment_date=date(2026, 2, 10), actor="test")
+    do_post_payment(c, amount=900, payment_date=date(2026, 3, 10), actor="test")
+    do_block_item(
+        OpenItem.objects.get(document=old), reason="Reclamo", on=date(2026, 3, 1), actor="test"
+    )
+    take_snapshot(on, actor="analyst")
+    yield {"on": on, "a": a, "b": b, "c": c}
+    if connection.vendor == "sqlite":
+        immutability = importlib.import_module("caudal.ledger.migrations.0002_immutability")
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA foreign_keys=OFF")
+            for sql in immutability.sqlite_backward():
+                cursor.execute(sql)
+            for table in (
+                "ledger_blockevent",
+                "ledger_clearing",
+                "ledger_openitem",
+                "ledger_documentline",
+                "ledger_document",
+            ):
+                cursor.execute(f"DELETE FROM {table}")
+            for sql in immutability.sqlite_forward():
+                cursor.execute(sql)
+            cursor.execute("PRAGMA foreign_keys=ON")
+
+
+def test_ledger_to_snapshot_to_dashboard(ledger_snapshot, client_for):
+    from caudal.ledger.queries import balance_as_of
+    from caudal.portfolio.snapshot import folder_for
+
+    on = ledger_snapshot["on"]
+    source = dash.open_snapshot(folder_for(on))
+    t = dash.totals(source, dash.Filters())
+    accounts = [ledger_snapshot[k] for k in "abc"]
+    assert t["accounts"].value == 3
+    assert t["balance"].value == sum(balance_as_of(acc.pk, on) for acc in accounts)
+    assert t["balance"].value == (3000 + 2500) + (4000 + 1000 - 1500) - 900
+    # overdue: a's two bills and what is left of b's first (the payment cleared 1500 of it)
+    assert t["overdue"].value == 3000 + 2500 + 2500
+    assert t["overdue"].accounts == 2
+    assert t["blocked"].value == 3000 and t["blocked"].items == 1
+    assert (t["ddr"].value, t["ddr"].accounts) == (5500, 1)  # a: oldest debt > 360 days
+    aging = {r.bucket: r for r in dash.aging(source, dash.Filters())}
+    assert aging[">360"].value == 3000 and aging[">360"].accounts == 1
+    assert aging["0"].value == 1000  # b's bill not yet due
+    assert sum(r.value for r in aging.values()) == 3000 + 2500 + 2500 + 1000
+    page = dash.drill_page(source, dash.Filters(), dash.Drill("totals", "overdue"))
+    assert [r["account_id"] for r in page.rows] == [
+        ledger_snapshot["a"].pk,
+        ledger_snapshot["b"].pk,
+    ]
+    assert page.total_value == t["overdue"].value
+    items = dash.account_items(source, ledger_snapshot["b"].pk)
+    assert sorted(i["open_amount"] for i in items) == [1000, 2500]
+    # the page shows it
+    response = client_for("cartera_analyst").get("/cartera/tablero/")
+    assert response.status_code == 200
+    assert response.context["snap"].date == on
+    kpis = {k["key"]: k["value"] for k in response.context["kpis"]}
+    assert kpis["accounts"] == "3"
+    assert kpis["overdue"] == "S/ 80.00"

@@ -22,10 +22,8 @@ import os
 import tempfile
 from collections.abc import Callable
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -39,6 +37,7 @@ from caudal.kernel.money import CURRENCY_SYMBOL, exponent, format_money
 from caudal.portfolio import charts
 from caudal.portfolio import dashboard as dash
 from caudal.portfolio.models import Snapshot, SnapshotKind, SnapshotStatus
+from caudal.portfolio.snapshot import folder_for
 
 from ..context_processors import get_utility
 from ..permissions import ACCOUNT_360, require_perms
@@ -50,11 +49,6 @@ TREND_MONTHS = 12
 
 
 # --- snapshots ------------------------------------------------------------------------
-
-
-def snapshot_folder(on: date) -> Path:
-    """The folder of the snapshot of ``on`` (``CAUDAL_SNAPSHOT_DIR/YYYY-MM-DD``)."""
-    return Path(settings.CAUDAL_SNAPSHOT_DIR) / on.isoformat()
 
 
 def _done() -> Any:
@@ -83,7 +77,7 @@ def _chosen(request: HttpRequest) -> Snapshot | None:
 
 def _source(snap: Snapshot) -> dash.Source:
     try:
-        return dash.open_snapshot(snapshot_folder(snap.date))
+        return dash.open_snapshot(folder_for(snap.date))
     except dash.DashboardError as exc:
         raise Http404(
             _("Los archivos del corte del %(d)s no están disponibles.")
@@ -106,7 +100,7 @@ def _trend_sources(snap: Snapshot) -> list[dash.Source]:
     out = []
     for on in sorted(rows):
         try:
-            out.append(dash.open_snapshot(snapshot_folder(on)))
+            out.append(dash.open_snapshot(folder_for(on)))
         except dash.DashboardError:
             continue
     return out
