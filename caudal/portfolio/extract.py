@@ -23,9 +23,12 @@ takes (see the column lists in :mod:`caudal.portfolio.build`):
   plus the holder's name and the property's address. These are *today's* values, not as of
   ``D`` (the cadastre keeps no history of them).
 
-The reads go through their own connection (ADBC), built from Django's connection settings:
-the SQLite file (read-only) or a libpq URI for PostgreSQL. Items and accounts are read in
-parallel on two connections. A SQLite test database lives in memory, invisible to another
+The reads go through their own connections (ADBC), built from Django's connection
+settings: the SQLite file (read-only) or a libpq URI (read-only session) for PostgreSQL.
+The items are read in id ranges (one per core) in parallel threads, with the accounts on
+one more connection; all the connections read the same state of the database
+(:class:`Pinned`: an exported snapshot on PostgreSQL, a checked fingerprint on SQLite),
+so the result is the one statement's. A SQLite test database lives in memory, invisible to another
 library: :func:`connect` then copies it to a temporary file with the sqlite3 backup API
 from Django's own connection first (only the test suite does this).
 """
@@ -37,7 +40,7 @@ import os
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -73,18 +76,21 @@ class Source:
     engine: str
     target: str  # SQLite file path, or a libpq URI
 
-    def open(self) -> Any:
+    def open(self, *, autocommit: bool = False) -> Any:
+        """A new read-only ADBC connection (DB-API). With ``autocommit`` the caller
+        issues its own BEGIN (see :class:`Pinned`)."""
         if self.engine == "sqlite":
             import adbc_driver_sqlite.dbapi as sqlite_adbc
 
             uri = f"file:{quote(self.target)}?mode=ro"
-            return sqlite_adbc.connect(uri)
+            return sqlite_adbc.connect(uri, autocommit=autocommit)
         import adbc_driver_postgresql.dbapi as pg_adbc
 
         # Read-only session: the snapshot never writes through this connection.
         sep = "&" if "?" in self.target else "?"
         return pg_adbc.connect(
-            self.target + sep + "options=" + quote("-c default_transaction_read_only=on")
+            self.target + sep + "options=" + quote("-c default_transaction_read_only=on"),
+            autocommit=autocommit,
         )
 
 
@@ -152,21 +158,32 @@ def _date_literal(engine: str, on: date) -> str:
     return f"DATE '{iso}'" if engine == "postgresql" else f"'{iso}'"
 
 
-def items_sql(engine: str, on: date) -> str:
+def items_sql(engine: str, on: date, id_range: tuple[int, int] | None = None) -> str:
     """The one statement that reads the items open at the end of ``on`` (see the module
-    docstring). Columns: build.RAW_ITEM_SCHEMA (dates as text on SQLite, blocked 0/1)."""
+    docstring), optionally only the items whose id is within ``id_range`` (inclusive).
+    Columns: build.RAW_ITEM_SCHEMA (dates as text on SQLite, blocked 0/1)."""
     d = _date_literal(engine, on)
     true = "TRUE" if engine == "postgresql" else "1"
+    if id_range is None:
+        debit_in = credit_in = item_in = event_in = ""
+    else:
+        lo, hi = int(id_range[0]), int(id_range[1])
+        debit_in = f" AND debit_item_id BETWEEN {lo} AND {hi}"
+        credit_in = f" AND credit_item_id BETWEEN {lo} AND {hi}"
+        item_in = f" AND i.id BETWEEN {lo} AND {hi}"
+        event_in = f" WHERE item_id BETWEEN {lo} AND {hi}"
     return f"""
 WITH late AS (
     SELECT item_id, SUM(amount) AS back FROM (
-        SELECT debit_item_id AS item_id, amount FROM ledger_clearing WHERE cleared_on > {d}
+        SELECT debit_item_id AS item_id, amount FROM ledger_clearing
+        WHERE cleared_on > {d}{debit_in}
         UNION ALL
-        SELECT credit_item_id AS item_id, amount FROM ledger_clearing WHERE cleared_on > {d}
+        SELECT credit_item_id AS item_id, amount FROM ledger_clearing
+        WHERE cleared_on > {d}{credit_in}
     ) c GROUP BY item_id
 ),
 touched AS (
-    SELECT DISTINCT item_id FROM ledger_blockevent
+    SELECT DISTINCT item_id FROM ledger_blockevent{event_in}
 ),
 blk AS (
     SELECT t.item_id, COALESCE(
@@ -183,12 +200,12 @@ open_items AS (
     SELECT i.id, i.account_id, i.document_id, i.concept, i.side, i.issue_date, i.due_date,
            i.amount, i.open_amount + COALESCE(l.back, 0) AS open_on, i.blocked
     FROM ledger_openitem i LEFT JOIN late l ON l.item_id = i.id
-    WHERE i.open_amount > 0 AND i.issue_date <= {d}
+    WHERE i.open_amount > 0 AND i.issue_date <= {d}{item_in}
     UNION ALL
     SELECT i.id, i.account_id, i.document_id, i.concept, i.side, i.issue_date, i.due_date,
            i.amount, l.back AS open_on, i.blocked
     FROM late l JOIN ledger_openitem i ON i.id = l.item_id
-    WHERE i.open_amount = 0 AND i.issue_date <= {d} AND l.back > 0
+    WHERE i.open_amount = 0 AND i.issue_date <= {d} AND l.back > 0{item_in}
 )
 SELECT o.id AS item_id, o.account_id, o.document_id, d.kind AS document_kind, o.concept,
        o.side, o.issue_date, o.due_date, o.amount, o.open_on AS open_amount,
@@ -217,6 +234,74 @@ JOIN cadastre_route r ON r.id = p.route_id
 
 # ------------------------------------------------------------------------------- reading
 
+#: What identifies a state of the ledger: every ledger write adds a document, a clearing
+#: or a block event (open amounts change only with clearings, blocked flags only with
+#: block events), and ids grow (bulk posting reserves MAX(id) + 1 under the write lock).
+FINGERPRINT_SQL = (
+    "SELECT (SELECT MAX(id) FROM ledger_document), (SELECT MAX(id) FROM ledger_clearing), "
+    "(SELECT MAX(id) FROM ledger_blockevent), (SELECT MAX(id) FROM ledger_openitem)"
+)
+
+
+class Pinned:
+    """Several connections reading the same state of the database, for parallel reads.
+
+    PostgreSQL: the first connection opens a REPEATABLE READ, READ ONLY transaction and
+    exports its snapshot (``pg_export_snapshot``); the others import it (``SET
+    TRANSACTION SNAPSHOT``), so every statement sees exactly the same data, as one
+    statement would. SQLite (WAL): each connection opens a read transaction, pinned by
+    its first read (the ledger's fingerprint, :data:`FINGERPRINT_SQL`); when a writer
+    committed between two of them, the fingerprints differ and :meth:`open` gives up
+    (the caller retries, then falls back to one connection).
+    """
+
+    def __init__(self, src: Source, count: int) -> None:
+        self.src = src
+        self.count = count
+        self.conns: list[Any] = []
+
+    def open(self) -> bool:
+        fingerprints = set()
+        exported = ""
+        for n in range(self.count):
+            conn = self.src.open(autocommit=True)
+            self.conns.append(conn)
+            cur = conn.cursor()
+            try:
+                if self.src.engine == "postgresql":
+                    cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    if n == 0:
+                        cur.execute("SELECT pg_export_snapshot()")
+                        exported = str(cur.fetchone()[0])
+                    else:
+                        cur.execute(f"SET TRANSACTION SNAPSHOT '{exported}'")
+                else:
+                    cur.execute("BEGIN")
+                    cur.execute(FINGERPRINT_SQL)
+                    fingerprints.add(tuple(cur.fetchone()))
+            finally:
+                cur.close()
+        return len(fingerprints) <= 1
+
+    def fetch(self, n: int, sql: str) -> pa.Table:
+        cur = self.conns[n].cursor()
+        try:
+            cur.execute(sql)
+            table: pa.Table = cur.fetch_arrow_table()
+        finally:
+            cur.close()
+        return table
+
+    def close(self) -> None:
+        for conn in self.conns:
+            with contextlib.suppress(Exception):
+                cur = conn.cursor()
+                cur.execute("ROLLBACK")
+                cur.close()
+            with contextlib.suppress(Exception):
+                conn.close()
+        self.conns = []
+
 
 def fetch_arrow(src: Source, sql: str) -> pa.Table:
     """Run one statement on a fresh ADBC connection and return the whole result as Arrow."""
@@ -241,24 +326,30 @@ def _as_date(expr: pl.Expr, dtype: Any) -> pl.Expr:
     return expr.cast(pl.Date)
 
 
-def _items_frame(table: pa.Table) -> pl.DataFrame:
-    df = pl.from_arrow(table)
-    assert isinstance(df, pl.DataFrame)
-    if df.height == 0:
+def _items_frame(tables: list[pa.Table]) -> pl.DataFrame:
+    frames = []
+    for table in tables:
+        df = pl.from_arrow(table)
+        assert isinstance(df, pl.DataFrame)
+        if df.height:
+            frames.append(
+                df.select(
+                    pl.col("item_id").cast(pl.Int64),
+                    pl.col("account_id").cast(pl.Int64),
+                    pl.col("document_id").cast(pl.Int64),
+                    pl.col("document_kind").cast(pl.String),
+                    pl.col("concept").cast(pl.String),
+                    pl.col("side").cast(pl.String),
+                    _as_date(pl.col("issue_date"), df.schema["issue_date"]).alias("issue_date"),
+                    _as_date(pl.col("due_date"), df.schema["due_date"]).alias("due_date"),
+                    pl.col("amount").cast(pl.Int64),
+                    pl.col("open_amount").cast(pl.Int64),
+                    (pl.col("blocked").cast(pl.Int64) != 0).alias("blocked"),
+                )
+            )
+    if not frames:
         return pl.DataFrame(schema=build.RAW_ITEM_SCHEMA)
-    return df.select(
-        pl.col("item_id").cast(pl.Int64),
-        pl.col("account_id").cast(pl.Int64),
-        pl.col("document_id").cast(pl.Int64),
-        pl.col("document_kind").cast(pl.String),
-        pl.col("concept").cast(pl.String),
-        pl.col("side").cast(pl.String),
-        _as_date(pl.col("issue_date"), df.schema["issue_date"]).alias("issue_date"),
-        _as_date(pl.col("due_date"), df.schema["due_date"]).alias("due_date"),
-        pl.col("amount").cast(pl.Int64),
-        pl.col("open_amount").cast(pl.Int64),
-        (pl.col("blocked").cast(pl.Int64) != 0).alias("blocked"),
-    )
+    return pl.concat(frames, rechunk=False) if len(frames) > 1 else frames[0]
 
 
 def _accounts_frame(table: pa.Table) -> pl.DataFrame:
@@ -269,31 +360,93 @@ def _accounts_frame(table: pa.Table) -> pl.DataFrame:
     return df.cast(build.RAW_ACCOUNT_SCHEMA, strict=False)  # type: ignore[arg-type]
 
 
-def read_raw(on: date, *, alias: str = "default") -> Raw:
-    """Read the raw items (as of ``on``) and account attributes (today's) in parallel."""
+def default_partitions() -> int:
+    """Item partitions read in parallel: one per core (``CAUDAL_SNAPSHOT_PARTITIONS``)."""
+    env = os.environ.get("CAUDAL_SNAPSHOT_PARTITIONS")
+    if env:
+        return max(1, int(env))
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def id_ranges(low: int, high: int, parts: int) -> list[tuple[int, int]]:
+    """``parts`` contiguous inclusive ranges covering ``low..high`` (fewer when small)."""
+    if high < low:
+        return [(low, high)]
+    parts = max(1, min(parts, high - low + 1))
+    step = -(-(high - low + 1) // parts)
+    return [(lo, min(high, lo + step - 1)) for lo in range(low, high + 1, step)]
+
+
+RETRIES = 3
+
+
+def read_raw(on: date, *, alias: str = "default", partitions: int | None = None) -> Raw:
+    """Read the raw items (as of ``on``) and account attributes (today's).
+
+    The items are read in ``partitions`` id ranges on as many connections pinned to the
+    same state of the database (:class:`Pinned`), in parallel threads, with the account
+    attributes on one more; one partition is the single statement of :func:`items_sql`.
+    """
     timings: dict[str, float] = {}
-
-    def timed(name: str, fn: Callable[[], pl.DataFrame]) -> Callable[[], pl.DataFrame]:
-        def run() -> pl.DataFrame:
-            started = time.perf_counter()
-            out = fn()
-            timings[name] = round(time.perf_counter() - started, 4)
-            return out
-
-        return run
-
+    parts = partitions or default_partitions()
     started = time.perf_counter()
     with source(alias) as src:
         timings["connect"] = round(time.perf_counter() - started, 4)
-        sql = items_sql(src.engine, on)
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            items_f = pool.submit(timed("read_items", lambda: _items_frame(fetch_arrow(src, sql))))
-            accounts_f = pool.submit(
-                timed("read_accounts", lambda: _accounts_frame(fetch_arrow(src, ACCOUNTS_SQL)))
-            )
-            items, accounts = items_f.result(), accounts_f.result()
+        items_tables: list[pa.Table] = []
+        accounts_table: pa.Table | None = None
+        for attempt in range(RETRIES + 1):
+            last = attempt == RETRIES
+            if last:  # writers kept committing between the connections: one connection
+                parts = 1
+            pinned = Pinned(src, 1 if last else parts + 1)
+            try:
+                if not pinned.open():
+                    continue
+                bounds = pinned.fetch(0, "SELECT MIN(id) AS lo, MAX(id) AS hi FROM ledger_openitem")
+                lo, hi = bounds.column(0)[0].as_py(), bounds.column(1)[0].as_py()
+                ranges: list[tuple[int, int] | None] = (
+                    [None] if parts == 1 or lo is None else list(id_ranges(lo, hi, parts))
+                )
+                jobs: list[tuple[str, int, str]] = [
+                    ("accounts", 0 if last else parts, ACCOUNTS_SQL)
+                ]
+                jobs += [
+                    (f"items_{n}", n, items_sql(src.engine, on, rng))
+                    for n, rng in enumerate(ranges)
+                ]
+
+                def run(job: tuple[str, int, str], pinned: Pinned = pinned) -> pa.Table:
+                    name, n, sql = job
+                    t0 = time.perf_counter()
+                    table = pinned.fetch(n, sql)
+                    timings["read_" + name] = round(time.perf_counter() - t0, 4)
+                    return table
+
+                with ThreadPoolExecutor(max_workers=pinned.count) as pool:
+                    results = list(pool.map(run, jobs))
+                accounts_table, items_tables = results[0], results[1:]
+                timings["partitions"] = len(ranges)
+                break
+            finally:
+                pinned.close()
+        assert accounts_table is not None
+        timings["read_sql"] = round(time.perf_counter() - started, 4)
+        t0 = time.perf_counter()
+        items = _items_frame(items_tables)
+        accounts = _accounts_frame(accounts_table)
+        timings["read_convert"] = round(time.perf_counter() - t0, 4)
     timings["read"] = round(time.perf_counter() - started, 4)
     return Raw(on=on, items=items, accounts=accounts, timings=timings, engine=src.engine)
 
 
-__all__ = ["Raw", "Source", "items_sql", "postgres_uri", "read_raw", "source"]
+__all__ = [
+    "Pinned",
+    "Raw",
+    "Source",
+    "default_partitions",
+    "id_ranges",
+    "items_sql",
+    "postgres_uri",
+    "read_raw",
+    "source",
+]

@@ -187,3 +187,49 @@ def test_in_memory_sqlite_is_copied_and_removed():
 
     assert connection.is_in_memory_db()  # type: ignore[attr-defined]
     assert not Path(path).exists()
+
+
+def test_id_ranges_cover_without_overlap():
+    assert extract.id_ranges(1, 10, 3) == [(1, 4), (5, 8), (9, 10)]
+    assert extract.id_ranges(5, 5, 4) == [(5, 5)]
+    for lo, hi, parts in ((1, 1000, 7), (3, 17, 2), (1, 2, 8)):
+        ranges = extract.id_ranges(lo, hi, parts)
+        covered = [i for a, b in ranges for i in range(a, b + 1)]
+        assert covered == list(range(lo, hi + 1))
+
+
+def _small_ledger() -> None:
+    make_utility("PE")
+    for n in range(5):
+        acc = make_account()
+        do_post_charge(
+            acc,
+            kind="bill",
+            lines=[("water", 1000 + n, "Agua"), ("sewer", 500, "Desagüe")],
+            document_date=date(2026, 1, 5),
+            due_date=date(2026, 1, 25),
+            actor="t",
+        )
+        do_post_payment(acc, amount=700 + n, payment_date=date(2026, 2, 3 + n), actor="t")
+
+
+def test_partitions_read_the_same_rows(monkeypatch):
+    _small_ledger()
+    on = date(2026, 2, 4)
+    one = extract.read_raw(on, partitions=1)
+    assert one.timings["partitions"] == 1
+    for parts in (2, 3, 7):
+        many = extract.read_raw(on, partitions=parts)
+        assert 2 <= many.timings["partitions"] <= parts
+        assert many.items.sort("item_id").equals(one.items.sort("item_id"))
+        assert many.accounts.sort("account_id").equals(one.accounts.sort("account_id"))
+    # Connections that never agree on the ledger's state: one connection reads it all.
+    real_open = extract.Pinned.open
+
+    def disagree(self: extract.Pinned) -> bool:
+        return real_open(self) and self.count == 1
+
+    monkeypatch.setattr(extract.Pinned, "open", disagree)
+    fallback = extract.read_raw(on, partitions=3)
+    assert fallback.timings["partitions"] == 1
+    assert fallback.items.sort("item_id").equals(one.items.sort("item_id"))
