@@ -43,14 +43,13 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from caudal.audit.actions import ActorLike, record
 from caudal.kernel.money import CURRENCY_SYMBOL, exponent
 
-from . import build, schema
+from . import build, schema, snapshot
 
 WHICH: tuple[str, ...] = ("vigente", "vencida")
 FORMATS: tuple[str, ...] = ("xlsx", "csv", "parquet")
@@ -76,8 +75,8 @@ class TestigoError(ValueError):
 
 
 def folder_for(on: date) -> Path:
-    """The snapshot folder of a date."""
-    return Path(settings.CAUDAL_SNAPSHOT_DIR) / on.isoformat()
+    """The snapshot folder of a date (:func:`caudal.portfolio.snapshot.folder_for`)."""
+    return snapshot.folder_for(on)
 
 
 def accounts_file(on: date) -> Path:

@@ -18,6 +18,7 @@ import duckdb
 import openpyxl
 import pyarrow.parquet as pq
 import pytest
+from django.apps import apps as django_apps
 from django.contrib.auth.models import Group, User
 from django.core.management import CommandError, call_command
 from django.test import Client
@@ -491,3 +492,82 @@ def test_no_snapshot_is_404(settings, tmp_path, utility):
     assert client.get("/cartera/cortes/2026-09-30/testigos/vencida.xlsx").status_code == 404
     assert client.get("/cartera/cortes/2026-02-30/testigos/").status_code == 404
     assert not AuditEvent.objects.exists()
+
+
+# --- from the ledger ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_from_ledger_through_take_snapshot(settings, tmp_path):
+    from caudal.cadastre.testing import make_account, make_utility
+    from caudal.ledger.actions import do_block_item, do_post_payment
+    from caudal.ledger.models import OpenItem
+    from caudal.portfolio.models import StagePolicy
+    from caudal.portfolio.snapshot import take_snapshot
+    from caudal.portfolio.tests.test_snapshot import (
+        _DEFAULT_POLICIES,
+        bill,
+        empty_ledger_tables,
+    )
+
+    settings.CAUDAL_SNAPSHOT_DIR = tmp_path / "snapshots"
+    if not StagePolicy.objects.exists():
+        _DEFAULT_POLICIES.create(django_apps, None)
+    try:
+        d = date(2026, 3, 31)
+        make_utility("PE")
+        ana = make_account(name="Ana & Cía", address="Av. Sol 1", stratum=None)
+        beto = make_account(name="Beto", category="commercial")
+        carla = make_account(name="Carla")
+        dora = make_account(name="Dora")
+        old = bill(ana, 3000, on=date(2025, 10, 6), due=date(2025, 10, 26))
+        bill(ana, 2500, on=date(2026, 3, 6), due=date(2026, 3, 31))
+        do_block_item(OpenItem.objects.get(document=old), reason="Reclamo", on=d, actor="t")
+        bill(beto, 4000, on=date(2026, 1, 6), due=date(2026, 1, 26))
+        do_post_payment(beto, amount=1500, payment_date=date(2026, 2, 10), actor="t")
+        do_post_payment(carla, amount=900, payment_date=date(2026, 3, 10), actor="t")
+        bill(dora, 1234, on=date(2026, 3, 20), due=date(2026, 4, 10))
+        do_post_payment(beto, amount=2500, payment_date=date(2026, 4, 2), actor="t")  # after D
+        snap = take_snapshot(d, actor="analyst")
+
+        out = {
+            w: read_csv(testigos.write_testigo(d, w, "csv", tmp_path / f"{w}.csv"))
+            for w in testigos.WHICH
+        }
+        rows = {r["Titular"]: r for w in testigos.WHICH for r in out[w]}
+        assert [r["Titular"] for r in out["vencida"]] == ["Ana & Cía", "Beto"]
+        assert [r["Titular"] for r in out["vigente"]] == ["Carla", "Dora"]
+        a, b = rows["Ana & Cía"], rows["Beto"]
+        assert (a["Saldo (S/)"], a["Vencido (S/)"], a["Bloqueado (S/)"]) == (
+            "55.00",
+            "30.00",
+            "30.00",
+        )
+        assert a["Días de mora"] == str((d - date(2025, 10, 26)).days)
+        assert (a["Tramo de edad"], a["Clase de edad"]) == ("91–180 días", "Cartera liviana")
+        # The old bill is blocked: the stage goes by the unblocked debt (none overdue).
+        assert a["Etapa de cobro"] == "Cobranza corriente"
+        assert (a["Municipio"], a["Zona"], a["Dirección"], a["Estrato"]) == (
+            "Centro",
+            "Zona 1",
+            "Av. Sol 1",
+            "",
+        )
+        assert (b["Saldo (S/)"], b["Uso"]) == ("25.00", "Comercial")  # the April payment left out
+        assert (rows["Carla"]["Saldo (S/)"], rows["Carla"]["Saldo a favor (S/)"]) == (
+            "-9.00",
+            "9.00",
+        )
+        assert rows["Dora"]["Días de mora"] == "0" and rows["Dora"]["Saldo (S/)"] == "12.34"
+
+        book = openpyxl.load_workbook(
+            testigos.write_testigo(d, "vencida", "xlsx", tmp_path / "v.xlsx")
+        )
+        total = list(book["Resumen"].iter_rows(values_only=True))[5]
+        totals = testigos.totals_by_testigo(d)
+        assert total[:3] == ("Total", 2, 80.0)
+        assert totals["vencida"].balance + totals["vigente"].balance == snap.balance
+        assert totals["vencida"].overdue == snap.overdue
+        assert totals["vencida"].accounts + totals["vigente"].accounts == snap.accounts == 4
+    finally:
+        empty_ledger_tables()
