@@ -158,62 +158,69 @@ def _date_literal(engine: str, on: date) -> str:
     return f"DATE '{iso}'" if engine == "postgresql" else f"'{iso}'"
 
 
+#: The item columns every item statement returns (build.RAW_ITEM_SCHEMA; dates are text
+#: on SQLite, ``blocked`` 0/1 there).
+_ITEM_COLUMNS = (
+    "i.id AS item_id, i.account_id, i.document_id, d.kind AS document_kind, i.concept, "
+    "i.side, i.issue_date, i.due_date, i.amount, i.open_amount, i.blocked"
+)
+
+
+def _join(engine: str) -> str:
+    # SQLite: CROSS JOIN keeps the written join order (items outer, a primary-key probe of
+    # the document per item); left to itself the planner may scan every document and
+    # index the items instead. PostgreSQL chooses a hash join itself.
+    return "CROSS JOIN" if engine == "sqlite" else "JOIN"
+
+
 def items_sql(engine: str, on: date, id_range: tuple[int, int] | None = None) -> str:
-    """The one statement that reads the items open at the end of ``on`` (see the module
-    docstring), optionally only the items whose id is within ``id_range`` (inclusive).
-    Columns: build.RAW_ITEM_SCHEMA (dates as text on SQLite, blocked 0/1)."""
+    """The items open now and issued on or before ``on`` (optionally only ids within
+    ``id_range``, inclusive), with their document's kind: one scan of the item table."""
     d = _date_literal(engine, on)
-    true = "TRUE" if engine == "postgresql" else "1"
-    if id_range is None:
-        debit_in = credit_in = item_in = event_in = ""
-    else:
-        lo, hi = int(id_range[0]), int(id_range[1])
-        debit_in = f" AND debit_item_id BETWEEN {lo} AND {hi}"
-        credit_in = f" AND credit_item_id BETWEEN {lo} AND {hi}"
-        item_in = f" AND i.id BETWEEN {lo} AND {hi}"
-        event_in = f" WHERE item_id BETWEEN {lo} AND {hi}"
+    where = f"i.open_amount > 0 AND i.issue_date <= {d}"
+    if id_range is not None:
+        where += f" AND i.id BETWEEN {int(id_range[0])} AND {int(id_range[1])}"
+    return (
+        f"SELECT {_ITEM_COLUMNS} FROM ledger_openitem i {_join(engine)} ledger_document d "
+        f"ON d.id = i.document_id WHERE {where}"
+    )
+
+
+def late_sql(engine: str, on: date) -> str:
+    """The items touched by clearings dated after ``on`` (issued on or before it), with
+    ``back``: the sum of those clearings, which ``open_on(D) = open_amount + back``
+    restores. Open now or not (an item paid after ``on`` has ``open_amount`` 0)."""
+    d = _date_literal(engine, on)
     return f"""
 WITH late AS (
-    SELECT item_id, SUM(amount) AS back FROM (
-        SELECT debit_item_id AS item_id, amount FROM ledger_clearing
-        WHERE cleared_on > {d}{debit_in}
+    SELECT c.item_id, SUM(c.amount) AS back FROM (
+        SELECT debit_item_id AS item_id, amount FROM ledger_clearing WHERE cleared_on > {d}
         UNION ALL
-        SELECT credit_item_id AS item_id, amount FROM ledger_clearing
-        WHERE cleared_on > {d}{credit_in}
-    ) c GROUP BY item_id
-),
-touched AS (
-    SELECT DISTINCT item_id FROM ledger_blockevent{event_in}
-),
-blk AS (
-    SELECT t.item_id, COALESCE(
-        (SELECT CASE WHEN e.blocked = {true} THEN 1 ELSE 0 END FROM ledger_blockevent e
-          WHERE e.item_id = t.item_id AND e.effective_on <= {d}
-          ORDER BY e.effective_on DESC, e.id DESC LIMIT 1),
-        (SELECT CASE WHEN e.blocked = {true} THEN 0 ELSE 1 END FROM ledger_blockevent e
-          WHERE e.item_id = t.item_id
-          ORDER BY e.effective_on, e.id LIMIT 1)
-    ) AS blocked
-    FROM touched t
-),
-open_items AS (
-    SELECT i.id, i.account_id, i.document_id, i.concept, i.side, i.issue_date, i.due_date,
-           i.amount, i.open_amount + COALESCE(l.back, 0) AS open_on, i.blocked
-    FROM ledger_openitem i LEFT JOIN late l ON l.item_id = i.id
-    WHERE i.open_amount > 0 AND i.issue_date <= {d}{item_in}
-    UNION ALL
-    SELECT i.id, i.account_id, i.document_id, i.concept, i.side, i.issue_date, i.due_date,
-           i.amount, l.back AS open_on, i.blocked
-    FROM late l JOIN ledger_openitem i ON i.id = l.item_id
-    WHERE i.open_amount = 0 AND i.issue_date <= {d} AND l.back > 0{item_in}
+        SELECT credit_item_id AS item_id, amount FROM ledger_clearing WHERE cleared_on > {d}
+    ) c GROUP BY c.item_id
 )
-SELECT o.id AS item_id, o.account_id, o.document_id, d.kind AS document_kind, o.concept,
-       o.side, o.issue_date, o.due_date, o.amount, o.open_on AS open_amount,
-       COALESCE(b.blocked, CASE WHEN o.blocked = {true} THEN 1 ELSE 0 END) AS blocked
-FROM open_items o
-JOIN ledger_document d ON d.id = o.document_id
-LEFT JOIN blk b ON b.item_id = o.id
-WHERE o.open_on > 0
+SELECT {_ITEM_COLUMNS}, l.back
+FROM late l {_join(engine)} ledger_openitem i ON i.id = l.item_id
+{_join(engine)} ledger_document d ON d.id = i.document_id
+WHERE i.issue_date <= {d}
+"""
+
+
+def blocks_sql(engine: str, on: date) -> str:
+    """Blocked as of ``on`` for every item with block events: the last event on or before
+    ``on``; with none by then, the opposite of the item's first event (0/1)."""
+    d = _date_literal(engine, on)
+    true = "TRUE" if engine == "postgresql" else "1"
+    return f"""
+SELECT t.item_id, COALESCE(
+    (SELECT CASE WHEN e.blocked = {true} THEN 1 ELSE 0 END FROM ledger_blockevent e
+      WHERE e.item_id = t.item_id AND e.effective_on <= {d}
+      ORDER BY e.effective_on DESC, e.id DESC LIMIT 1),
+    (SELECT CASE WHEN e.blocked = {true} THEN 0 ELSE 1 END FROM ledger_blockevent e
+      WHERE e.item_id = t.item_id
+      ORDER BY e.effective_on, e.id LIMIT 1)
+) AS blocked
+FROM (SELECT DISTINCT item_id FROM ledger_blockevent) t
 """
 
 
@@ -326,30 +333,67 @@ def _as_date(expr: pl.Expr, dtype: Any) -> pl.Expr:
     return expr.cast(pl.Date)
 
 
-def _items_frame(tables: list[pa.Table]) -> pl.DataFrame:
-    frames = []
-    for table in tables:
-        df = pl.from_arrow(table)
-        assert isinstance(df, pl.DataFrame)
-        if df.height:
-            frames.append(
-                df.select(
-                    pl.col("item_id").cast(pl.Int64),
-                    pl.col("account_id").cast(pl.Int64),
-                    pl.col("document_id").cast(pl.Int64),
-                    pl.col("document_kind").cast(pl.String),
-                    pl.col("concept").cast(pl.String),
-                    pl.col("side").cast(pl.String),
-                    _as_date(pl.col("issue_date"), df.schema["issue_date"]).alias("issue_date"),
-                    _as_date(pl.col("due_date"), df.schema["due_date"]).alias("due_date"),
-                    pl.col("amount").cast(pl.Int64),
-                    pl.col("open_amount").cast(pl.Int64),
-                    (pl.col("blocked").cast(pl.Int64) != 0).alias("blocked"),
-                )
-            )
-    if not frames:
-        return pl.DataFrame(schema=build.RAW_ITEM_SCHEMA)
-    return pl.concat(frames, rechunk=False) if len(frames) > 1 else frames[0]
+def _normalize(df: pl.DataFrame, *extra: str) -> pl.DataFrame:
+    return df.select(
+        pl.col("item_id").cast(pl.Int64),
+        pl.col("account_id").cast(pl.Int64),
+        pl.col("document_id").cast(pl.Int64),
+        pl.col("document_kind").cast(pl.String),
+        pl.col("concept").cast(pl.String),
+        pl.col("side").cast(pl.String),
+        _as_date(pl.col("issue_date"), df.schema["issue_date"]).alias("issue_date"),
+        _as_date(pl.col("due_date"), df.schema["due_date"]).alias("due_date"),
+        pl.col("amount").cast(pl.Int64),
+        pl.col("open_amount").cast(pl.Int64),
+        (pl.col("blocked").cast(pl.Int64) != 0).alias("blocked"),
+        *[pl.col(c).cast(pl.Int64) for c in extra],
+    )
+
+
+def _frame(table: pa.Table) -> pl.DataFrame:
+    df = pl.from_arrow(table)
+    assert isinstance(df, pl.DataFrame)
+    return df
+
+
+def _items_frame(scans: list[pa.Table], late: pa.Table, blocks: pa.Table) -> pl.DataFrame:
+    """Items open now (the scans), with the items touched by clearings dated after the
+    date put back as they were then (``open_amount + back``), and the blocked flag as of
+    the date for items with block events. Items not open at the date are dropped."""
+    frames = [_normalize(df) for df in map(_frame, scans) if df.height]
+    items = (
+        (pl.concat(frames, rechunk=False) if len(frames) > 1 else frames[0])
+        if frames
+        else pl.DataFrame(schema=build.RAW_ITEM_SCHEMA)
+    )
+    late_df = _frame(late)
+    if late_df.height:
+        restored = (
+            _normalize(late_df, "back")
+            .with_columns((pl.col("open_amount") + pl.col("back")).alias("open_amount"))
+            .drop("back")
+            .filter(pl.col("open_amount") > 0)
+        )
+        items = pl.concat(
+            [
+                items.filter(~pl.col("item_id").is_in(late_df["item_id"].cast(pl.Int64).implode())),
+                restored,
+            ],
+            rechunk=False,
+        )
+    blocks_df = _frame(blocks)
+    if blocks_df.height:
+        flag = blocks_df["blocked"].cast(pl.Int64) != 0
+        ids = blocks_df["item_id"].cast(pl.Int64)
+        items = items.with_columns(
+            pl.when(pl.col("item_id").is_in(ids.filter(flag).implode()))
+            .then(True)
+            .when(pl.col("item_id").is_in(ids.filter(~flag).implode()))
+            .then(False)
+            .otherwise(pl.col("blocked"))
+            .alias("blocked")
+        )
+    return items
 
 
 def _accounts_frame(table: pa.Table) -> pl.DataFrame:
@@ -380,6 +424,52 @@ def id_ranges(low: int, high: int, parts: int) -> list[tuple[int, int]]:
 RETRIES = 3
 
 
+def _read_pinned(
+    src: Source, on: date, parts: int, *, one_connection: bool, timings: dict[str, float]
+) -> tuple[pa.Table, pa.Table, pa.Table, list[pa.Table]] | None:
+    """One attempt: the statements on connections pinned to one state (None when the
+    SQLite connections did not agree)."""
+    pinned = Pinned(src, 1 if one_connection else parts + 1)
+    try:
+        if not pinned.open():
+            return None
+        bounds = pinned.fetch(0, "SELECT MIN(id) AS lo, MAX(id) AS hi FROM ledger_openitem")
+        lo, hi = bounds.column(0)[0].as_py(), bounds.column(1)[0].as_py()
+        ranges: list[tuple[int, int] | None] = (
+            [None] if parts == 1 or lo is None else list(id_ranges(lo, hi, parts))
+        )
+        aside = 0 if one_connection else parts
+        # One worker per connection; each runs its statements in turn.
+        work: dict[int, list[tuple[str, str]]] = {
+            aside: [
+                ("accounts", ACCOUNTS_SQL),
+                ("late", late_sql(src.engine, on)),
+                ("blocks", blocks_sql(src.engine, on)),
+            ]
+        }
+        for n, rng in enumerate(ranges):
+            work.setdefault(n, []).append((f"items_{n}", items_sql(src.engine, on, rng)))
+        results: dict[str, pa.Table] = {}
+
+        def run(n: int) -> None:
+            for name, sql in work[n]:
+                t0 = time.perf_counter()
+                results[name] = pinned.fetch(n, sql)
+                timings["read_" + name] = round(time.perf_counter() - t0, 4)
+
+        with ThreadPoolExecutor(max_workers=len(work)) as pool:
+            list(pool.map(run, sorted(work)))
+        timings["partitions"] = len(ranges)
+        return (
+            results["accounts"],
+            results["late"],
+            results["blocks"],
+            [results[f"items_{n}"] for n in range(len(ranges))],
+        )
+    finally:
+        pinned.close()
+
+
 def read_raw(on: date, *, alias: str = "default", partitions: int | None = None) -> Raw:
     """Read the raw items (as of ``on``) and account attributes (today's).
 
@@ -394,45 +484,19 @@ def read_raw(on: date, *, alias: str = "default", partitions: int | None = None)
         timings["connect"] = round(time.perf_counter() - started, 4)
         items_tables: list[pa.Table] = []
         accounts_table: pa.Table | None = None
+        late_table = blocks_table = pa.table({})
         for attempt in range(RETRIES + 1):
             last = attempt == RETRIES
             if last:  # writers kept committing between the connections: one connection
                 parts = 1
-            pinned = Pinned(src, 1 if last else parts + 1)
-            try:
-                if not pinned.open():
-                    continue
-                bounds = pinned.fetch(0, "SELECT MIN(id) AS lo, MAX(id) AS hi FROM ledger_openitem")
-                lo, hi = bounds.column(0)[0].as_py(), bounds.column(1)[0].as_py()
-                ranges: list[tuple[int, int] | None] = (
-                    [None] if parts == 1 or lo is None else list(id_ranges(lo, hi, parts))
-                )
-                jobs: list[tuple[str, int, str]] = [
-                    ("accounts", 0 if last else parts, ACCOUNTS_SQL)
-                ]
-                jobs += [
-                    (f"items_{n}", n, items_sql(src.engine, on, rng))
-                    for n, rng in enumerate(ranges)
-                ]
-
-                def run(job: tuple[str, int, str], pinned: Pinned = pinned) -> pa.Table:
-                    name, n, sql = job
-                    t0 = time.perf_counter()
-                    table = pinned.fetch(n, sql)
-                    timings["read_" + name] = round(time.perf_counter() - t0, 4)
-                    return table
-
-                with ThreadPoolExecutor(max_workers=pinned.count) as pool:
-                    results = list(pool.map(run, jobs))
-                accounts_table, items_tables = results[0], results[1:]
-                timings["partitions"] = len(ranges)
+            got = _read_pinned(src, on, parts, one_connection=last, timings=timings)
+            if got is not None:
+                accounts_table, late_table, blocks_table, items_tables = got
                 break
-            finally:
-                pinned.close()
         assert accounts_table is not None
         timings["read_sql"] = round(time.perf_counter() - started, 4)
         t0 = time.perf_counter()
-        items = _items_frame(items_tables)
+        items = _items_frame(items_tables, late_table, blocks_table)
         accounts = _accounts_frame(accounts_table)
         timings["read_convert"] = round(time.perf_counter() - t0, 4)
     timings["read"] = round(time.perf_counter() - started, 4)
@@ -443,9 +507,11 @@ __all__ = [
     "Pinned",
     "Raw",
     "Source",
+    "blocks_sql",
     "default_partitions",
     "id_ranges",
     "items_sql",
+    "late_sql",
     "postgres_uri",
     "read_raw",
     "source",
