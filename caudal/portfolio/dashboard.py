@@ -39,7 +39,6 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -581,6 +580,45 @@ class ExportColumn:
     width: float
 
 
+def _xml_text_sql(expr: str) -> str:
+    """XML element text of a value: control characters dropped (not allowed in XML 1.0),
+    ``& < >`` escaped."""
+    text = f"regexp_replace(CAST({expr} AS VARCHAR), '[\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F]', '', 'g')"
+    return f"replace(replace(replace({text}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')"
+
+
+def _money_text_sql(expr: str, decimals: int) -> str:
+    """Exact major-unit text of an integer minor-unit expression (``-1234.05``)."""
+    if decimals == 0:
+        return f"CAST({expr} AS VARCHAR)"
+    scale = 10**decimals
+    return (
+        f"(CASE WHEN {expr} < 0 THEN '-' ELSE '' END || CAST(abs({expr}) // {scale} AS VARCHAR)"
+        f" || '.' || lpad(CAST(abs({expr}) % {scale} AS VARCHAR), {decimals}, '0'))"
+    )
+
+
+def _cell_xml_sql(expr: str, kind: str, letter: str, style: int, decimals: int) -> str:
+    """DuckDB expression of one cell's XML as xlsxwriter writes it in ``constant_memory``
+    mode (inline strings; numbers with their style index); ``''`` for an empty cell."""
+    ref = f"'<c r=\"{letter}' || d.r || '\"'"
+    if kind == "text":
+        text = f"CAST({expr} AS VARCHAR)"
+        preserve = (
+            f"CASE WHEN regexp_matches({text}, '^\\s|\\s$') "
+            "THEN ' xml:space=\"preserve\"' ELSE '' END"
+        )
+        return (
+            f"CASE WHEN {expr} IS NULL OR {text} = '' THEN '' ELSE {ref} || ' t=\"inlineStr\">"
+            f"<is><t' || {preserve} || '>' || {_xml_text_sql(expr)} || '</t></is></c>' END"
+        )
+    value = _money_text_sql(expr, decimals) if kind == "money" else f"CAST({expr} AS VARCHAR)"
+    return (
+        f"CASE WHEN {expr} IS NULL THEN '' ELSE {ref} || ' s=\"{style}\"><v>' || {value}"
+        " || '</v></c>' END"
+    )
+
+
 def export_xlsx(
     source: Source,
     filters: Filters,
@@ -596,21 +634,46 @@ def export_xlsx(
     """Write the drill-down list to an XLSX workbook and return the rows written.
 
     ``columns`` name accounts.parquet columns (``measure`` is the drill's measure); ``labels``
-    maps a column's codes to names (zone code → name). Written with xlsxwriter in
-    ``constant_memory`` mode from DuckDB record batches (one batch in Python at a time);
-    sheets split past ``sheet_rows``. Money is written as exact decimal major units.
+    maps a column's codes to names (zone code → name). The order is the list's (largest
+    measure first). Sheets split past ``sheet_rows`` data rows. Money is written as exact
+    decimal major units (DuckDB renders the digits; never a float).
+
+    xlsxwriter in ``constant_memory`` mode; each row's XML is rendered by DuckDB
+    (vectorised, native threads) and appended to the worksheet's row file, as
+    :mod:`caudal.portfolio.testigos` does: the same XML xlsxwriter writes cell by cell,
+    without microseconds of Python per cell (a 50,000-row export took 11 s cell by cell).
+    Relies on xlsxwriter internals pinned in uv.lock (``row_data_fh``,
+    ``_write_single_row``, ``_check_dimensions``); the tests read the file back.
     """
     import xlsxwriter
+    from xlsxwriter.utility import xl_col_to_name
 
     spec = drill_spec(source, drill)
     frm, params = _drill_sql(source, filters, spec)
-    keys = [c.key for c in columns]
-    select = ", ".join(
-        (f"{spec.measure}" if spec.measure else "1") + " AS measure" if k == "measure" else k
-        for k in keys
-    )
-    order = f"{spec.measure} DESC, account_id" if spec.measure else "account_id"
     labels = labels or {}
+    joins: list[str] = []
+    join_params: list[Any] = []
+    exprs: list[str] = []
+    for n, col in enumerate(columns):
+        if col.key == "measure":
+            exprs.append(f"a.{spec.measure}" if spec.measure else "1")
+        elif col.key not in LIST_COLUMNS and not col.key.startswith("aged_"):
+            raise DashboardError(f"columns: {col.key!r} is not an exported column")
+        elif labels.get(col.key):
+            mapping = labels[col.key]
+            joins.append(
+                f"LEFT JOIN (SELECT unnest(?::VARCHAR[]) AS code, unnest(?::VARCHAR[]) AS label)"
+                f" AS l{n} ON l{n}.code = CAST(a.{col.key} AS VARCHAR)"
+            )
+            join_params += [[str(k) for k in mapping], [str(v) for v in mapping.values()]]
+            exprs.append(f"coalesce(l{n}.label, CAST(a.{col.key} AS VARCHAR))")
+        else:
+            exprs.append(f"a.{col.key}")
+    order = f"a.{spec.measure} DESC, a.account_id" if spec.measure else "a.account_id"
+    # "<filters> AND (<drill>)": unqualified columns, all of ``a`` (the label joins only
+    # have ``code`` and ``label``)
+    where = frm.split(" WHERE ", 1)[1]
+
     wb = xlsxwriter.Workbook(
         out,
         {
@@ -628,11 +691,21 @@ def export_xlsx(
         {"num_format": "#,##0" + ("." + "0" * currency_exponent if currency_exponent else "")}
     )
     title_fmt = wb.add_format({"bold": True})
-    scale = -currency_exponent
+    styles = {"int": int_fmt._get_xf_index(), "money": money_fmt._get_xf_index(), "text": 0}
+    header_row = 1 if title else 0  # 0-based row of the header; data follow it
+    cells = " || ".join(
+        _cell_xml_sql(f'd."c{n}"', col.kind, xl_col_to_name(n), styles[col.kind], currency_exponent)
+        for n, col in enumerate(columns)
+    )
+    inner = ", ".join(f'{e} AS "c{n}"' for n, e in enumerate(exprs))
+    sql = (
+        f"SELECT '<row r=\"' || d.r || '\">' || {cells} || '</row>' FROM ("
+        f"SELECT *, (i % {int(sheet_rows)}) + {header_row + 2} AS r FROM ("
+        f"SELECT {inner}, row_number() OVER (ORDER BY {order}) - 1 AS i"
+        f" FROM read_parquet(?) AS a {' '.join(joins)} WHERE {where}) ORDER BY i) AS d"
+    )
     sheet_no = 0
-    ws: Any = None
-    row = 0
-    first_row = 2 if title else 1
+    ncols = len(columns)
 
     def new_sheet() -> Any:
         nonlocal sheet_no
@@ -642,38 +715,38 @@ def export_xlsx(
             sheet.write_string(0, 0, title, title_fmt)
         for c, col in enumerate(columns):
             sheet.set_column(c, c, col.width)
-            sheet.write_string(first_row - 1, c, col.title, head)
-        sheet.freeze_panes(first_row, 0)
+            sheet.write_string(header_row, c, col.title, head)
+        sheet.freeze_panes(header_row + 1, 0)
+        sheet._write_single_row(header_row + 1)  # the header goes to the row file now
         return sheet
 
+    def close_sheet(sheet: Any, rows: int) -> None:
+        if rows:
+            sheet._check_dimensions(header_row + rows, ncols - 1)
+        sheet.autofilter(header_row, 0, header_row + max(rows, 1), ncols - 1)
+
     written = 0
-    ws = new_sheet()
     cur = cursor()
     try:
-        sql = f"SELECT {select} {frm} ORDER BY {order}"
-        reader = cur.sql(sql, params=params).to_arrow_reader(BATCH_ROWS)
-        kinds = [c.kind for c in columns]
-        maps = [labels.get(k) for k in keys]
+        reader = cur.sql(sql, params=[source.accounts, *join_params, *params[1:]]).to_arrow_reader(
+            BATCH_ROWS
+        )
+        ws = new_sheet()
+        row = 0
         for batch in reader:
-            values = [batch.column(i).to_pylist() for i in range(len(keys))]
-            for i in range(batch.num_rows):
+            xml = batch.column(0)
+            start, n = 0, batch.num_rows
+            while start < n:
                 if row == sheet_rows:
+                    close_sheet(ws, row)
                     ws = new_sheet()
                     row = 0
-                r = first_row + row
-                for c, kind in enumerate(kinds):
-                    v = values[c][i]
-                    if v is None:
-                        continue
-                    if kind == "money":
-                        ws.write_number(r, c, Decimal(int(v)).scaleb(scale), money_fmt)
-                    elif kind == "int":
-                        ws.write_number(r, c, int(v), int_fmt)
-                    else:
-                        m = maps[c]
-                        ws.write_string(r, c, str(m.get(v, v)) if m else str(v))
-                row += 1
-            written += batch.num_rows
+                end = min(n, start + sheet_rows - row)
+                ws.row_data_fh.write("".join(xml.slice(start, end - start).to_pylist()))
+                row += end - start
+                start = end
+            written += n
+        close_sheet(ws, row)
     finally:
         cur.close()
         wb.close()

@@ -610,3 +610,63 @@ def test_ledger_to_snapshot_to_dashboard(ledger_snapshot, client_for):
     kpis = {k["key"]: k["value"] for k in response.context["kpis"]}
     assert kpis["accounts"] == "3"
     assert kpis["overdue"] == "S/ 80.00"
+
+
+def test_export_xlsx_text_and_numbers_exact(series, tmp_path):
+    """Names with markup, control characters and edge spaces, empty cells and negative
+    amounts survive the DuckDB-rendered XML exactly (read back with openpyxl)."""
+    folder = tmp_path / LAST.isoformat()
+    folder.mkdir()
+    for name in (schema.MANIFEST, schema.CUBE):
+        (folder / name).write_bytes((series[-1] / name).read_bytes())
+    acc = pl.read_parquet(series[-1] / schema.ACCOUNTS).head(4)
+    acc = acc.with_columns(
+        pl.Series("holder_name", ['<b>Ana & "Beto"</b>', " Carla\x07 ", "Ñandú 'ñ'", None]),
+        pl.Series("address", ["", "Av. Sol", None, "Jr. Luna\tB"]),
+        pl.Series("balance", [-5, 0, 123456789012, -100001], dtype=pl.Int64),
+        pl.Series("stratum", [None, 3, None, 1], dtype=pl.Int16),
+    )
+    acc.write_parquet(folder / schema.ACCOUNTS)
+    columns = [
+        dash.ExportColumn("account_id", "Id", "int", 8),
+        dash.ExportColumn("holder_name", "Titular", "text", 20),
+        dash.ExportColumn("address", "Dirección", "text", 20),
+        dash.ExportColumn("zone", "Zona", "text", 8),
+        dash.ExportColumn("stratum", "Estrato", "int", 8),
+        dash.ExportColumn("balance", "Saldo", "money", 14),
+    ]
+    out = tmp_path / "edge.xlsx"
+    source = dash.open_snapshot(folder)
+    zone = str(acc["zone"][1])
+    n = dash.export_xlsx(
+        source,
+        dash.Filters(),
+        dash.Drill("totals", "accounts"),
+        out,
+        columns=columns,
+        labels={"zone": {zone: "Zona <Norte> & Sur"}},
+    )
+    assert n == 4
+    ws = openpyxl.load_workbook(out)["Cuentas"]
+    rows = [list(r) for r in ws.iter_rows(values_only=True)]
+    assert rows[0] == ["Id", "Titular", "Dirección", "Zona", "Estrato", "Saldo"]
+    by_id = {r[0]: r for r in rows[1:]}
+    expected = acc.sort("account_id")
+    for r in expected.iter_rows(named=True):
+        got = by_id[r["account_id"]]
+        holder = r["holder_name"].replace("\x07", "") if r["holder_name"] else None
+        assert got[1] == holder
+        assert got[2] == (r["address"] or None)
+        assert got[3] == ("Zona <Norte> & Sur" if r["zone"] == zone else r["zone"])
+        assert got[4] == r["stratum"]
+        assert round(got[5] * 100) == r["balance"]
+    assert ws.freeze_panes == "A2"
+    assert ws.auto_filter.ref == "A1:F5"
+    with pytest.raises(dash.DashboardError, match="columns: 'holder_name; DROP'"):
+        dash.export_xlsx(
+            source,
+            dash.Filters(),
+            dash.Drill("totals", "accounts"),
+            tmp_path / "bad.xlsx",
+            columns=[dash.ExportColumn("holder_name; DROP", "x", "text", 5)],
+        )
