@@ -207,20 +207,28 @@ WHERE i.issue_date <= {d}
 
 
 def blocks_sql(engine: str, on: date) -> str:
-    """Blocked as of ``on`` for every item with block events: the last event on or before
-    ``on``; with none by then, the opposite of the item's first event (0/1)."""
+    """The block events that decide each item's blocked flag as of ``on``: per item with
+    events, its last event on or before ``on`` (``is_last``: 1) and its first event
+    (``is_first``: 1; one row may be both). The last event on or before ``on`` decides;
+    with none by then, the opposite of the first. Blocked items get the deciding event's
+    date, complaint and responsible (``blocked_since``, ``block_case``,
+    ``block_responsible``)."""
     d = _date_literal(engine, on)
-    true = "TRUE" if engine == "postgresql" else "1"
     return f"""
-SELECT t.item_id, COALESCE(
-    (SELECT CASE WHEN e.blocked = {true} THEN 1 ELSE 0 END FROM ledger_blockevent e
-      WHERE e.item_id = t.item_id AND e.effective_on <= {d}
-      ORDER BY e.effective_on DESC, e.id DESC LIMIT 1),
-    (SELECT CASE WHEN e.blocked = {true} THEN 0 ELSE 1 END FROM ledger_blockevent e
-      WHERE e.item_id = t.item_id
-      ORDER BY e.effective_on, e.id LIMIT 1)
-) AS blocked
-FROM (SELECT DISTINCT item_id FROM ledger_blockevent) t
+SELECT item_id, blocked, effective_on, case_ref, responsible,
+       CASE WHEN last_rank = 1 AND effective_on <= {d} THEN 1 ELSE 0 END AS is_last,
+       CASE WHEN first_rank = 1 THEN 1 ELSE 0 END AS is_first
+FROM (
+    SELECT e.item_id, CASE WHEN e.blocked THEN 1 ELSE 0 END AS blocked, e.effective_on,
+           e.case_ref, e.responsible,
+           ROW_NUMBER() OVER (PARTITION BY e.item_id ORDER BY
+               CASE WHEN e.effective_on <= {d} THEN 0 ELSE 1 END,
+               e.effective_on DESC, e.id DESC) AS last_rank,
+           ROW_NUMBER() OVER (PARTITION BY e.item_id ORDER BY e.effective_on, e.id)
+               AS first_rank
+    FROM ledger_blockevent e
+) ranked
+WHERE last_rank = 1 OR first_rank = 1
 """
 
 
@@ -356,6 +364,61 @@ def _frame(table: pa.Table) -> pl.DataFrame:
     return df
 
 
+def _apply_blocks(items: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
+    """The blocked flag as of the date, and the deciding block's details, for the items
+    with block events (see :func:`blocks_sql`)."""
+    ev = events.select(
+        pl.col("item_id").cast(pl.Int64),
+        pl.col("blocked").cast(pl.Int64) != 0,
+        _as_date(pl.col("effective_on"), events.schema["effective_on"]).alias("effective_on"),
+        pl.col("case_ref").cast(pl.String),
+        pl.col("responsible").cast(pl.String),
+        pl.col("is_last").cast(pl.Int64) != 0,
+        pl.col("is_first").cast(pl.Int64) != 0,
+    )
+    last = ev.filter(pl.col("is_last")).select(
+        "item_id",
+        pl.col("blocked").alias("_last"),
+        pl.when(pl.col("blocked")).then(pl.col("effective_on")).alias("_since"),
+        pl.when(pl.col("blocked")).then(pl.col("case_ref")).otherwise(pl.lit("")).alias("_case"),
+        pl.when(pl.col("blocked")).then(pl.col("responsible")).otherwise(pl.lit("")).alias("_resp"),
+    )
+    first = ev.filter(pl.col("is_first")).select("item_id", (~pl.col("blocked")).alias("_before"))
+    decided = first.join(last, on="item_id", how="full", coalesce=True).select(
+        "item_id",
+        pl.coalesce("_last", "_before").alias("_blocked"),
+        "_since",
+        pl.col("_case").fill_null(""),
+        pl.col("_resp").fill_null(""),
+    )
+    if "blocked_since" not in items.columns:
+        items = items.with_columns(
+            pl.lit(None, dtype=pl.Date).alias("blocked_since"),
+            pl.lit("").alias("block_case"),
+            pl.lit("").alias("block_responsible"),
+        )
+    touched = pl.col("_blocked").is_not_null()
+    return (
+        items.join(decided, on="item_id", how="left")
+        .with_columns(
+            pl.when(touched).then(pl.col("_blocked")).otherwise(pl.col("blocked")).alias("blocked"),
+            pl.when(touched)
+            .then(pl.col("_since"))
+            .otherwise(pl.col("blocked_since"))
+            .alias("blocked_since"),
+            pl.when(touched)
+            .then(pl.col("_case"))
+            .otherwise(pl.col("block_case"))
+            .alias("block_case"),
+            pl.when(touched)
+            .then(pl.col("_resp"))
+            .otherwise(pl.col("block_responsible"))
+            .alias("block_responsible"),
+        )
+        .drop("_blocked", "_since", "_case", "_resp")
+    )
+
+
 def _items_frame(scans: list[pa.Table], late: pa.Table, blocks: pa.Table) -> pl.DataFrame:
     """Items open now (the scans), with the items touched by clearings dated after the
     date put back as they were then (``open_amount + back``), and the blocked flag as of
@@ -383,16 +446,7 @@ def _items_frame(scans: list[pa.Table], late: pa.Table, blocks: pa.Table) -> pl.
         )
     blocks_df = _frame(blocks)
     if blocks_df.height:
-        flag = blocks_df["blocked"].cast(pl.Int64) != 0
-        ids = blocks_df["item_id"].cast(pl.Int64)
-        items = items.with_columns(
-            pl.when(pl.col("item_id").is_in(ids.filter(flag).implode()))
-            .then(True)
-            .when(pl.col("item_id").is_in(ids.filter(~flag).implode()))
-            .then(False)
-            .otherwise(pl.col("blocked"))
-            .alias("blocked")
-        )
+        items = _apply_blocks(items, blocks_df)
     return items
 
 

@@ -114,7 +114,14 @@ def ledger():
     bill(a, 2500, on=date(2026, 2, 6), due=date(2026, 2, 26), ref="A2")
     bill(a, 2000, on=date(2026, 3, 6), due=date(2026, 3, 31), ref="A3", kind="agreement")
     item = OpenItem.objects.get(document=b1)
-    do_block_item(item, reason="Reclamo", on=date(2026, 3, 1), actor="test")
+    do_block_item(
+        item,
+        reason="Reclamo",
+        case_ref="PQR-7",
+        responsible="Atención al cliente",
+        on=date(2026, 3, 1),
+        actor="test",
+    )
     bill(b, 4000, on=date(2026, 1, 6), due=date(2026, 1, 26), ref="B1")
     do_post_payment(b, amount=1500, payment_date=date(2026, 2, 10), actor="test")
     do_post_payment(c, amount=900, payment_date=date(2026, 3, 10), actor="test")
@@ -203,6 +210,19 @@ def test_blocked_as_of_follows_block_events(ledger):
         for on in (on_before, on_blocked, on_after)
     }
     assert flags == {on_before: False, on_blocked: True, on_after: False}
+    row = (
+        pl.read_parquet(folder_for(on_blocked) / schema.ITEMS)
+        .filter(pl.col("item_id") == item.pk)
+        .row(0, named=True)
+    )
+    assert row["blocked_since"] == date(2026, 3, 1)
+    assert (row["block_case"], row["block_responsible"]) == ("PQR-7", "Atención al cliente")
+    after = (
+        pl.read_parquet(folder_for(on_after) / schema.ITEMS)
+        .filter(pl.col("item_id") == item.pk)
+        .row(0, named=True)
+    )
+    assert (after["blocked_since"], after["block_case"]) == (None, "")
 
 
 def test_bucket_columns_sum_to_outstanding(ledger):
