@@ -25,6 +25,7 @@ scalar rule by the tests.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -106,6 +107,17 @@ def _bucket_expr(days: pl.Expr, bounds: Sequence[int]) -> pl.Expr:
     for code, bound in zip(codes[1:], bounds[1:], strict=False):
         expr = expr.when(days <= bound).then(pl.lit(code))
     return expr.otherwise(pl.lit(codes[-1]))
+
+
+def _bucket_ranges(bounds: Sequence[int]) -> list[pl.Expr]:
+    """One condition per bucket on ``days_past_due`` (integers: cheaper than comparing the
+    bucket code strings), in the order of :func:`rules.bucket_codes`."""
+    days = pl.col("days_past_due")
+    conds = [days <= bounds[0]]
+    for low, high in itertools.pairwise(bounds):
+        conds.append((days > low) & (days <= high))
+    conds.append(days > bounds[-1])
+    return conds
 
 
 def _age_class_expr(days: pl.Expr, p: Policies) -> pl.Expr:
@@ -199,6 +211,9 @@ def build_frames(
             .alias("bucket")
         )
     )
+    # Computed once: both the accounts and the items are made from it.
+    it_sorted = it.sort(["account_id", "due_date", "item_id"]).collect()
+    it = it_sorted.lazy()
     d_open = pl.when(debit).then(pl.col("open_amount")).otherwise(0)
     overdue = debit & (pl.col("days_past_due") >= 1)
     unblocked = ~pl.col("blocked")
@@ -232,12 +247,8 @@ def build_frames(
         .alias("collectible_days"),
         (debit & (pl.col("document_kind") == "agreement")).any().alias("in_agreement"),
         *[
-            pl.when(debit & (pl.col("bucket") == code))
-            .then(pl.col("open_amount"))
-            .otherwise(0)
-            .sum()
-            .alias(col)
-            for code, col in zip(codes, aged, strict=True)
+            pl.when(debit & in_bucket).then(pl.col("open_amount")).otherwise(0).sum().alias(col)
+            for in_bucket, col in zip(_bucket_ranges(policies.bounds), aged, strict=True)
         ],
     )
     rule_table = pl.DataFrame(
@@ -288,10 +299,12 @@ def build_frames(
     attrs = accounts_df.lazy().select(
         "account_id", *schema.ACCOUNT_ATTRIBUTES, "stage", "responsible"
     )
+    # The items are sorted before the attributes are joined (a narrower sort) and the join
+    # keeps that order.
     items_df = (
-        it.join(attrs, on="account_id", how="left")
+        it_sorted.lazy()
+        .join(attrs, on="account_id", how="left", maintain_order="left")
         .select(list(schema.ITEM_COLUMNS))
-        .sort(["account_id", "due_date", "item_id"])
         .collect()
     )
     cube = (

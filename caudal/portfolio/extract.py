@@ -397,26 +397,20 @@ def _apply_blocks(items: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
             pl.lit("").alias("block_case"),
             pl.lit("").alias("block_responsible"),
         )
-    touched = pl.col("_blocked").is_not_null()
-    return (
-        items.join(decided, on="item_id", how="left")
+    # Only the items with events are joined (a few); the rest keep today's flag.
+    has_events = pl.col("item_id").is_in(decided["item_id"].implode())
+    changed = (
+        items.filter(has_events)
+        .join(decided, on="item_id", how="left")
         .with_columns(
-            pl.when(touched).then(pl.col("_blocked")).otherwise(pl.col("blocked")).alias("blocked"),
-            pl.when(touched)
-            .then(pl.col("_since"))
-            .otherwise(pl.col("blocked_since"))
-            .alias("blocked_since"),
-            pl.when(touched)
-            .then(pl.col("_case"))
-            .otherwise(pl.col("block_case"))
-            .alias("block_case"),
-            pl.when(touched)
-            .then(pl.col("_resp"))
-            .otherwise(pl.col("block_responsible"))
-            .alias("block_responsible"),
+            pl.col("_blocked").alias("blocked"),
+            pl.col("_since").alias("blocked_since"),
+            pl.col("_case").alias("block_case"),
+            pl.col("_resp").alias("block_responsible"),
         )
         .drop("_blocked", "_since", "_case", "_resp")
     )
+    return pl.concat([items.filter(~has_events), changed], rechunk=False)
 
 
 def _items_frame(scans: list[pa.Table], late: pa.Table, blocks: pa.Table) -> pl.DataFrame:
