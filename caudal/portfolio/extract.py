@@ -193,7 +193,7 @@ def late_sql(engine: str, on: date) -> str:
     d = _date_literal(engine, on)
     return f"""
 WITH late AS (
-    SELECT c.item_id, SUM(c.amount) AS back FROM (
+    SELECT c.item_id, CAST(SUM(c.amount) AS BIGINT) AS back FROM (
         SELECT debit_item_id AS item_id, amount FROM ledger_clearing WHERE cleared_on > {d}
         UNION ALL
         SELECT credit_item_id AS item_id, amount FROM ledger_clearing WHERE cleared_on > {d}
