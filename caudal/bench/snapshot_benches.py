@@ -341,6 +341,32 @@ def _date_col_nullable(mask: np.ndarray, day: int, sqlite: bool) -> pa.Array:
     return days.cast(pa.string()) if sqlite else days
 
 
+_PG_TYPES: dict[str, pa.DataType] = {
+    "smallint": pa.int16(),
+    "integer": pa.int32(),
+    "bigint": pa.int64(),
+    "boolean": pa.bool_(),
+    "date": pa.date32(),
+    "timestamp with time zone": pa.timestamp("us", tz="UTC"),
+    "numeric": pa.decimal128(9, 6),
+}
+
+
+def _conform(cursor: Any, table: str, rows: pa.Table) -> pa.Table:
+    """Cast the columns to the table's PostgreSQL types (binary COPY needs them exact)."""
+    cursor.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        f"WHERE table_name = '{table}'"
+    )
+    types = dict(cursor.fetchall())
+    return pa.table(
+        {
+            name: rows[name].cast(_PG_TYPES.get(types.get(name, ""), rows[name].type))
+            for name in rows.column_names
+        }
+    )
+
+
 def populate(size: int) -> dict[str, Any]:
     """Load the benchmark's ledger into the (empty, migrated) database. Returns counts."""
     from caudal.cadastre.testing import make_utility
@@ -365,6 +391,8 @@ def populate(size: int) -> dict[str, Any]:
             if not sqlite:
                 cursor.execute("SET session_replication_role = replica")
             for table, rows in data.items():
+                if not sqlite:
+                    rows = _conform(cursor, table, rows)
                 cursor.adbc_ingest(table, rows, mode="append")
             if not sqlite:
                 for table, rows in data.items():
