@@ -670,3 +670,20 @@ def test_export_xlsx_text_and_numbers_exact(series, tmp_path):
             tmp_path / "bad.xlsx",
             columns=[dash.ExportColumn("holder_name; DROP", "x", "text", 5)],
         )
+
+
+@pytest.mark.django_db
+def test_page_queries_do_not_grow(client_for, snapshots_dir, django_assert_max_num_queries):
+    client = client_for("manager")
+    # session, user, permissions (2), utility, snapshots (3), names (3): fixed, whatever the data
+    client.get("/cartera/tablero/")
+    with django_assert_max_num_queries(12) as captured:
+        assert client.get("/cartera/tablero/", {"zone": "Z01"}).status_code == 200
+    n = len(captured.captured_queries)
+    with django_assert_max_num_queries(n):  # a drill-down costs no more than the page
+        assert (
+            client.get(
+                "/cartera/tablero/detalle/", {"tile": "totals", "segment": "ddr"}
+            ).status_code
+            == 200
+        )
