@@ -156,9 +156,20 @@ def previous_stages(on: date) -> tuple[pl.DataFrame | None, str]:
 # ----------------------------------------------------------------------------- the folder
 
 
+#: Staging folders older than this are left over by a killed run: removed on the next one.
+STALE_SECONDS = 24 * 3600
+
+
 def _staging_folder(on: date) -> Path:
     staging = snapshot_root() / STAGING
     staging.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for leftover in staging.iterdir():
+        try:
+            if now - leftover.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(leftover, ignore_errors=True)
+        except OSError:
+            pass
     return staging / f"{on.isoformat()}-{uuid.uuid4().hex[:8]}"
 
 

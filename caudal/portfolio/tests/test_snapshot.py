@@ -304,3 +304,18 @@ def test_empty_ledger():
     assert duckdb.connect().execute(
         "SELECT count(*) FROM read_parquet(?)", [str(folder_for(D) / schema.CUBE)]
     ).fetchone() == (0,)
+
+
+def test_stale_staging_folders_are_removed(ledger):
+    import os
+    import time
+
+    staging = folder_for(D).parent / ".staging"
+    old = staging / "2026-01-01-deadbeef"
+    old.mkdir(parents=True)
+    (old / "items.parquet").write_bytes(b"partial")
+    past = time.time() - 2 * 24 * 3600
+    os.utime(old, (past, past))
+    take_snapshot(D, actor="t")
+    assert not old.exists()
+    assert list(staging.iterdir()) == []
