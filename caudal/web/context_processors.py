@@ -50,6 +50,8 @@ def _can(request: HttpRequest) -> dict[str, bool]:
         "cash_desk": user.has_perm("collection.take_payments"),
         "cash_sessions": user.has_perm("collection.supervise_cash"),
         "collections": user.has_perm("collection.view_collections"),
+        "cartera": user.has_perm("portfolio.view_cartera"),
+        "reports": user.has_perm("reports.view_reports"),
     }
 
 

@@ -33,12 +33,23 @@ CASH_SUPERVISORS = {"cash_supervisor", "manager", "superuser"}  # supervise_cash
 COLLECTION_VIEWERS = {  # collection.view_collections
     "manager",
     "cartera_analyst",
+    "cartera_coordinator",
     "cashier",
     "cash_supervisor",
     "collections_officer",
     "auditor",
     "superuser",
 }
+CARTERA_VIEWERS = {  # portfolio.view_cartera, reports.view_reports
+    "manager",
+    "cartera_analyst",
+    "cartera_coordinator",
+    "collections_officer",
+    "auditor",
+    "superuser",
+}
+CARTERA_WORKERS = {"manager", "cartera_analyst", "cartera_coordinator", "superuser"}
+POLICY_MANAGERS = {"manager", "superuser"}  # portfolio.manage_policies
 
 # page → (path template, roles that get 200, status for the others when signed in)
 PAGES: dict[str, tuple[str, set[str], int]] = {
@@ -130,6 +141,24 @@ PAGES: dict[str, tuple[str, set[str], int]] = {
         COLLECTION_VIEWERS,
         403,
     ),
+    # Cartera pages without a snapshot yet: each shows its empty state.
+    "cartera-home": ("/cartera/", CARTERA_VIEWERS, 403),
+    "followup-stage": ("/cartera/seguimiento/etapas/", CARTERA_VIEWERS, 403),
+    "followup-dimension": ("/cartera/seguimiento/dimensiones/", CARTERA_VIEWERS, 403),
+    "followup-blocked": ("/cartera/seguimiento/bloqueadas/", CARTERA_VIEWERS, 403),
+    "followup-recaudo": ("/cartera/seguimiento/recaudo/", CARTERA_VIEWERS, 403),
+    "followup-financing": ("/cartera/seguimiento/financiaciones/", CARTERA_VIEWERS, 403),
+    "kpis": ("/cartera/indicadores/", CARTERA_VIEWERS, 403),
+    "kpi-targets": ("/cartera/indicadores/metas/", CARTERA_VIEWERS, 403),
+    "kpi-formula-new": (
+        "/cartera/indicadores/morosidad_meses/nueva-version/",
+        POLICY_MANAGERS,
+        403,
+    ),
+    "cartera-policies": ("/cartera/politicas/", CARTERA_VIEWERS, 403),
+    "dashboard": ("/cartera/tablero/", CARTERA_VIEWERS, 403),
+    "reports-list": ("/informes/", CARTERA_VIEWERS, 403),
+    "report-new": ("/informes/nuevo/", CARTERA_WORKERS, 403),
 }
 
 # Admin pages that a signed-in admin user without that model permission gets 403 on.
@@ -239,6 +268,20 @@ NOT_IN_MATRIX: set[str] = {
     "collection-key-issue",  # POST, collection.manage_centres: test_collection_office.py
     "collection-close-day",  # POST, collection.supervise_cash: test_collection_office.py
     "collection-deposit",  # POST, collection.supervise_cash: test_collection_office.py
+    # Cartera pages that need a snapshot or a report: their own tests check 200/403.
+    "snapshot-detail",  # portfolio.view_cartera: portfolio/tests/test_snapshot_pages.py
+    "snapshot-file",  # portfolio.view_cartera: portfolio/tests/test_snapshot_pages.py
+    "testigos",  # portfolio.view_cartera: portfolio/tests/test_testigos.py
+    "testigo-download",  # portfolio.take_snapshots: portfolio/tests/test_testigos.py
+    "kpi-compute",  # POST, take_snapshots: portfolio/tests/test_kpis.py
+    "dashboard-drill",  # portfolio.view_cartera: portfolio/tests/test_dashboard.py
+    "dashboard-export",  # portfolio.take_snapshots: portfolio/tests/test_dashboard.py
+    "report-detail",  # reports.*: reports/tests/
+    "report-edit",  # POST, reports.draft_reports: reports/tests/
+    "report-step",  # POST, the step's permission: reports/tests/
+    "report-pdf",  # reports.*: reports/tests/
+    "report-xlsx",  # reports.*: reports/tests/
+    "report-archive",  # reports.view_reports, published only: reports/tests/
 }
 
 
