@@ -258,6 +258,9 @@ FINGERPRINT_SQL = (
 )
 
 
+SQLITE_BATCH_ROWS = "adbc.sqlite.query.batch_rows"
+
+
 class Pinned:
     """Several connections reading the same state of the database, for parallel reads.
 
@@ -301,6 +304,10 @@ class Pinned:
     def fetch(self, n: int, sql: str) -> pa.Table:
         cur = self.conns[n].cursor()
         try:
+            if self.src.engine == "sqlite":
+                # Record batches of 64 Ki rows instead of the driver's 1 Ki: 64 times fewer
+                # chunks for Polars to put together (half the conversion time).
+                cur.adbc_statement.set_options(**{SQLITE_BATCH_ROWS: "65536"})
             cur.execute(sql)
             table: pa.Table = cur.fetch_arrow_table()
         finally:
