@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ DEMO_PASSWORD = "caudal-demo-2026"  # noqa: S105 (a published demo credential)
 DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
     ("gerente", "manager", "Gabriela", "Gerente"),
     ("analista.cartera", "cartera_analyst", "Andrés", "Cartera"),
+    ("coordinador.cartera", "cartera_coordinator", "Cecilia", "Coordinación"),
     ("analista.facturacion", "billing_analyst", "Fabiola", "Facturación"),
     ("cajero", "cashier", "Carlos", "Caja"),
     ("supervisor.recaudo", "cash_supervisor", "Susana", "Recaudo"),
@@ -135,6 +137,14 @@ def build_demo(
                     as_of=spec.as_of,
                     actor=DEMO_ACTOR,
                     progress=progress,
+                )
+            )
+        from .cartera import cartera_history
+
+        with _stage(report, "cartera: complaints, agreements, snapshots, indicators", progress):
+            report.counts.update(
+                cartera_history(
+                    as_of=spec.as_of, first=spec.as_of - timedelta(days=100), actor=DEMO_ACTOR
                 )
             )
     if "update_search_index" in get_commands():
