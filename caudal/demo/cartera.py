@@ -172,6 +172,23 @@ TARGETS: dict[str, tuple[str, str]] = {
 }
 
 
+def ensure_default_policies() -> None:
+    """The default stage and aging policies and indicator formulas of the data migrations,
+    when the tables are empty (a test database flushed between tests has none)."""
+    import importlib
+
+    from django.apps import apps
+
+    from caudal.portfolio.models import KpiFormula, StagePolicy
+
+    if not StagePolicy.objects.exists():
+        importlib.import_module("caudal.portfolio.migrations.0002_default_policies").create(
+            apps, None
+        )
+    if not KpiFormula.objects.exists():
+        importlib.import_module("caudal.portfolio.migrations.0003_kpi_formulas").create(apps, None)
+
+
 def snapshots_kpis_reports(*, as_of: date, first: date, actor: str) -> dict[str, Any]:
     """Snapshots of every month end from ``first`` and of yesterday, their indicators, the
     targets of their months, last month's report published and this month's in review."""
@@ -183,6 +200,7 @@ def snapshots_kpis_reports(*, as_of: date, first: date, actor: str) -> dict[str,
     from caudal.reports import actions as reports
     from caudal.reports.models import ReportKind
 
+    ensure_default_policies()
     dates = month_ends_between(first, as_of - timedelta(days=1))
     yesterday = as_of - timedelta(days=1)
     if yesterday not in dates:

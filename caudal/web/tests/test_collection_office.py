@@ -36,6 +36,7 @@ pytestmark = pytest.mark.django_db
 VIEWERS = {
     "manager",
     "cartera_analyst",
+    "cartera_coordinator",
     "cashier",
     "cash_supervisor",
     "collections_officer",
