@@ -47,6 +47,10 @@ def test_generated_files_import_without_errors(db, tmp_path: Path, profile: str)
 
 def test_demo_command_builds_a_utility(db, tmp_path: Path, settings) -> None:
     settings.VAR_DIR = tmp_path
+    # The demo takes snapshots and publishes a report: keep their files out of the shared
+    # test folders (other tests of the worker read every snapshot folder there).
+    settings.CAUDAL_SNAPSHOT_DIR = tmp_path / "snapshots"
+    settings.CAUDAL_REPORT_DIR = tmp_path / "reports"
     call_command("demo", accounts=200, months=6, profile="pe", seed=1, quiet=True)
     assert Account.objects.count() == 200
     assert Customer.objects.exists()
@@ -54,6 +58,7 @@ def test_demo_command_builds_a_utility(db, tmp_path: Path, settings) -> None:
     utility = UtilitySettings.current()
     assert (utility.name, utility.currency, utility.country) == ("EPS Demo S.A.", "PEN", "PE")
     assert (tmp_path / "demo" / "cadastre.csv").is_file()
+    assert (tmp_path / "snapshots").is_dir()
     assert (tmp_path / "demo" / "balances.csv").is_file()
     users = get_user_model().objects
     admin = users.get(username=ADMIN_USER)
