@@ -44,7 +44,7 @@ from typing import Any, BinaryIO
 
 import duckdb
 
-from . import schema
+from . import schema, xlsxrows
 
 #: Filters of the dashboard, in the order the form shows them.
 FILTERS: tuple[str, ...] = ("zone", "cycle", "category", "stratum", "municipality")
@@ -580,45 +580,6 @@ class ExportColumn:
     width: float
 
 
-def _xml_text_sql(expr: str) -> str:
-    """XML element text of a value: control characters dropped (not allowed in XML 1.0),
-    ``& < >`` escaped."""
-    text = f"regexp_replace(CAST({expr} AS VARCHAR), '[\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F]', '', 'g')"
-    return f"replace(replace(replace({text}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')"
-
-
-def _money_text_sql(expr: str, decimals: int) -> str:
-    """Exact major-unit text of an integer minor-unit expression (``-1234.05``)."""
-    if decimals == 0:
-        return f"CAST({expr} AS VARCHAR)"
-    scale = 10**decimals
-    return (
-        f"(CASE WHEN {expr} < 0 THEN '-' ELSE '' END || CAST(abs({expr}) // {scale} AS VARCHAR)"
-        f" || '.' || lpad(CAST(abs({expr}) % {scale} AS VARCHAR), {decimals}, '0'))"
-    )
-
-
-def _cell_xml_sql(expr: str, kind: str, letter: str, style: int, decimals: int) -> str:
-    """DuckDB expression of one cell's XML as xlsxwriter writes it in ``constant_memory``
-    mode (inline strings; numbers with their style index); ``''`` for an empty cell."""
-    ref = f"'<c r=\"{letter}' || d.r || '\"'"
-    if kind == "text":
-        text = f"CAST({expr} AS VARCHAR)"
-        preserve = (
-            f"CASE WHEN regexp_matches({text}, '^\\s|\\s$') "
-            "THEN ' xml:space=\"preserve\"' ELSE '' END"
-        )
-        return (
-            f"CASE WHEN {expr} IS NULL OR {text} = '' THEN '' ELSE {ref} || ' t=\"inlineStr\">"
-            f"<is><t' || {preserve} || '>' || {_xml_text_sql(expr)} || '</t></is></c>' END"
-        )
-    value = _money_text_sql(expr, decimals) if kind == "money" else f"CAST({expr} AS VARCHAR)"
-    return (
-        f"CASE WHEN {expr} IS NULL THEN '' ELSE {ref} || ' s=\"{style}\"><v>' || {value}"
-        " || '</v></c>' END"
-    )
-
-
 def export_xlsx(
     source: Source,
     filters: Filters,
@@ -638,12 +599,8 @@ def export_xlsx(
     measure first). Sheets split past ``sheet_rows`` data rows. Money is written as exact
     decimal major units (DuckDB renders the digits; never a float).
 
-    xlsxwriter in ``constant_memory`` mode; each row's XML is rendered by DuckDB
-    (vectorised, native threads) and appended to the worksheet's row file, as
-    :mod:`caudal.portfolio.testigos` does: the same XML xlsxwriter writes cell by cell,
-    without microseconds of Python per cell (a 50,000-row export took 11 s cell by cell).
-    Relies on xlsxwriter internals pinned in uv.lock (``row_data_fh``,
-    ``_write_single_row``, ``_check_dimensions``); the tests read the file back.
+    Each row's XML is rendered by DuckDB and appended to the sheet by
+    :mod:`caudal.portfolio.xlsxrows` (a 50,000-row export took 11 s cell by cell, 1 s so).
     """
     import xlsxwriter
     from xlsxwriter.utility import xl_col_to_name
@@ -693,13 +650,15 @@ def export_xlsx(
     title_fmt = wb.add_format({"bold": True})
     styles = {"int": int_fmt._get_xf_index(), "money": money_fmt._get_xf_index(), "text": 0}
     header_row = 1 if title else 0  # 0-based row of the header; data follow it
-    cells = " || ".join(
-        _cell_xml_sql(f'd."c{n}"', col.kind, xl_col_to_name(n), styles[col.kind], currency_exponent)
+    row_xml = xlsxrows.row_xml_sql(
+        xlsxrows.cell_xml_sql(
+            f'd."c{n}"', col.kind, xl_col_to_name(n), styles[col.kind], currency_exponent
+        )
         for n, col in enumerate(columns)
     )
     inner = ", ".join(f'{e} AS "c{n}"' for n, e in enumerate(exprs))
     sql = (
-        f"SELECT '<row r=\"' || d.r || '\">' || {cells} || '</row>' FROM ("
+        f"SELECT {row_xml} FROM ("
         f"SELECT *, (i % {int(sheet_rows)}) + {header_row + 2} AS r FROM ("
         f"SELECT {inner}, row_number() OVER (ORDER BY {order}) - 1 AS i"
         f" FROM read_parquet(?) AS a {' '.join(joins)} WHERE {where}) ORDER BY i) AS d"
@@ -725,32 +684,17 @@ def export_xlsx(
             sheet._check_dimensions(header_row + rows, ncols - 1)
         sheet.autofilter(header_row, 0, header_row + max(rows, 1), ncols - 1)
 
-    written = 0
     cur = cursor()
     try:
         reader = cur.sql(sql, params=[source.accounts, *join_params, *params[1:]]).to_arrow_reader(
             BATCH_ROWS
         )
-        ws = new_sheet()
-        row = 0
-        for batch in reader:
-            xml = batch.column(0)
-            start, n = 0, batch.num_rows
-            while start < n:
-                if row == sheet_rows:
-                    close_sheet(ws, row)
-                    ws = new_sheet()
-                    row = 0
-                end = min(n, start + sheet_rows - row)
-                ws.row_data_fh.write("".join(xml.slice(start, end - start).to_pylist()))
-                row += end - start
-                start = end
-            written += n
-        close_sheet(ws, row)
+        return xlsxrows.append_rows(
+            reader, sheet_rows=sheet_rows, new_sheet=new_sheet, close_sheet=close_sheet
+        )
     finally:
         cur.close()
         wb.close()
-    return written
 
 
 def iter_file(path: Path, chunk: int = 1 << 20) -> Iterator[bytes]:

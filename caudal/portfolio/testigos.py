@@ -49,7 +49,7 @@ from django.utils.translation import gettext as _
 from caudal.audit.actions import ActorLike, record
 from caudal.kernel.money import CURRENCY_SYMBOL, exponent
 
-from . import build, schema, snapshot
+from . import build, schema, snapshot, xlsxrows
 
 WHICH: tuple[str, ...] = ("vigente", "vencida")
 FORMATS: tuple[str, ...] = ("xlsx", "csv", "parquet")
@@ -501,14 +501,8 @@ def _write_parquet(path: Path, which: str, out: Path) -> int:
 def _money_sql(expr: str, currency: str, sep: str | None = None) -> str:
     """Exact major-unit text of an integer minor-unit expression (``-1234.05``); decimal
     comma for COP unless ``sep`` says otherwise."""
-    exp = exponent(currency)
-    if exp == 0:
-        return f"CAST({expr} AS VARCHAR)"
-    sep = sep or ("," if currency == "COP" else ".")
-    scale = 10**exp
-    return (
-        f"(CASE WHEN {expr} < 0 THEN '-' ELSE '' END || CAST(abs({expr}) // {scale} AS VARCHAR)"
-        f" || '{sep}' || lpad(CAST(abs({expr}) % {scale} AS VARCHAR), {exp}, '0'))"
+    return xlsxrows.money_text_sql(
+        expr, exponent(currency), sep or ("," if currency == "COP" else ".")
     )
 
 
@@ -759,30 +753,6 @@ def _cell_writers(cols: Sequence[Column], f: _Formats) -> list[Callable[[Any, in
     return [{"money": money, "int": integer}.get(c.kind, text) for c in cols]
 
 
-def _xml_cell_sql(col: Column, letter: str, xf: Mapping[str, int], currency: str) -> str:
-    """DuckDB expression of one cell's XML (``''`` for an empty cell), as xlsxwriter writes
-    it in ``constant_memory`` mode: inline strings, numbers with their style index."""
-    x = f'd."{col.key}"'
-    ref = f"'<c r=\"{letter}' || d.r || '\"'"
-    if col.kind == "text":
-        text = f"CAST({x} AS VARCHAR)"
-        escaped = f"replace(replace(replace({text}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')"
-        preserve = (
-            f"CASE WHEN regexp_matches({text}, '^\\s|\\s$') "
-            "THEN ' xml:space=\"preserve\"' ELSE '' END"
-        )
-        return (
-            f"CASE WHEN {x} IS NULL OR {text} = '' THEN '' ELSE {ref} || "
-            f"' t=\"inlineStr\"><is><t' || {preserve} || '>' || {escaped} || '</t></is></c>' END"
-        )
-    value = _money_sql(x, currency, ".") if col.kind == "money" else f"CAST({x} AS VARCHAR)"
-    style = xf[col.kind]
-    return (
-        f"CASE WHEN {x} IS NULL THEN '' ELSE {ref} || ' s=\"{style}\"><v>' || {value} "
-        "|| '</v></c>' END"
-    )
-
-
 def _write_detail_xml(
     wb: Any,
     f: _Formats,
@@ -793,22 +763,20 @@ def _write_detail_xml(
     names: Sequence[str],
     sheet_rows: int,
 ) -> int:
-    """The detail sheets with each row's XML rendered by DuckDB (vectorised, in native
-    threads) and appended to the worksheet's ``constant_memory`` row file: the same XML the
-    cell-by-cell writer produces, without four microseconds of Python per cell.
-
-    Relies on three xlsxwriter internals (pinned in uv.lock; the test compares both
-    engines cell by cell): the row file ``row_data_fh``, ``_write_single_row`` to flush
-    the header row, and ``_check_dimensions`` to record the last row."""
+    """The detail sheets with each row's XML rendered by DuckDB and appended by
+    :mod:`caudal.portfolio.xlsxrows` (the test compares it with the cell-by-cell writer)."""
     from xlsxwriter.utility import xl_col_to_name
 
-    xf = {"int": f.int._get_xf_index(), "money": f.money._get_xf_index()}
+    xf = {"int": f.int._get_xf_index(), "money": f.money._get_xf_index(), "text": 0}
     inner = ", ".join(f'{c.sql} AS "{c.key}"' for c in cols)
-    cells = " || ".join(
-        _xml_cell_sql(c, xl_col_to_name(i), xf, f.currency) for i, c in enumerate(cols)
+    row_xml = xlsxrows.row_xml_sql(
+        xlsxrows.cell_xml_sql(
+            f'd."{c.key}"', c.kind, xl_col_to_name(i), xf[c.kind], exponent(f.currency)
+        )
+        for i, c in enumerate(cols)
     )
     sql = (
-        f"SELECT '<row r=\"' || d.r || '\">' || {cells} || '</row>' AS xml FROM ("
+        f"SELECT {row_xml} AS xml FROM ("
         f"SELECT *, (i % {sheet_rows}) + 2 AS r FROM ("
         f"SELECT {inner}, row_number() OVER (ORDER BY a.account_number, a.account_id) - 1 AS i "
         f"FROM read_parquet(?) AS a {_joins()} WHERE a.testigo = ?) ORDER BY i) AS d"
@@ -832,24 +800,9 @@ def _write_detail_xml(
             sheet._check_dimensions(rows, ncols - 1)
         sheet.autofilter(0, 0, max(rows, 1), ncols - 1)
 
-    ws = new_sheet()
-    row = 0
-    written = 0
-    for batch in reader:
-        xml = batch.column(0)
-        start, n = 0, batch.num_rows
-        while start < n:
-            if row == sheet_rows:
-                close_sheet(ws, row)
-                ws = new_sheet()
-                row = 0
-            end = min(n, start + sheet_rows - row)
-            ws.row_data_fh.write("".join(xml.slice(start, end - start).to_pylist()))
-            row += end - start
-            start = end
-        written += n
-    close_sheet(ws, row)
-    return written
+    return xlsxrows.append_rows(
+        reader, sheet_rows=sheet_rows, new_sheet=new_sheet, close_sheet=close_sheet
+    )
 
 
 # --- downloads ----------------------------------------------------------------------------
