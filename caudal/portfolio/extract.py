@@ -29,15 +29,14 @@ The items are read in id ranges (one per core) in parallel threads, with the acc
 one more connection; all the connections read the same state of the database
 (:class:`Pinned`: an exported snapshot on PostgreSQL, a checked fingerprint on SQLite),
 so the result is the one statement's. A SQLite test database lives in memory, invisible to another
-library: :func:`connect` then copies it to a temporary file with the sqlite3 backup API
-from Django's own connection first (only the test suite does this).
+library: :func:`source` then serializes it from Django's own connection into a temporary
+file first (only the test suite does this).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 import tempfile
 import time
 from collections.abc import Iterator
@@ -121,10 +120,12 @@ def postgres_uri(settings_dict: dict[str, Any]) -> str:
 def source(alias: str = "default") -> Iterator[Source]:
     """The :class:`Source` of Django's database ``alias``.
 
-    An in-memory SQLite database (the test suite's) is copied to a temporary file with the
-    sqlite3 backup API from Django's own connection, and the file removed afterwards.
-    Only committed data is copied: tests that snapshot must commit
-    (``django_db(transaction=True)``), as they must on PostgreSQL.
+    An in-memory SQLite database (the test suite's) is serialized from Django's own
+    connection into a temporary file, removed afterwards: what that connection sees,
+    its open transaction included (the backup API would wait forever for the test's
+    transaction to end on the shared-cache database). On PostgreSQL the reads use their
+    own connections, so tests that snapshot there must commit
+    (``django_db(transaction=True)``).
     """
     conn = connections[alias]
     if conn.vendor == "postgresql":
@@ -139,11 +140,7 @@ def source(alias: str = "default") -> Iterator[Source]:
     handle, path = tempfile.mkstemp(prefix="caudal-snapshot-", suffix=".sqlite3")
     os.close(handle)
     try:
-        target = sqlite3.connect(path)
-        try:
-            conn.connection.backup(target)  # tests only: the in-memory database
-        finally:
-            target.close()
+        Path(path).write_bytes(conn.connection.serialize())  # tests only: in-memory database
         yield Source("sqlite", path)
     finally:
         Path(path).unlink(missing_ok=True)
