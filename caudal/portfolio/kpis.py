@@ -42,7 +42,6 @@ from typing import Any
 
 import duckdb
 import polars as pl
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils.translation import gettext as _
@@ -185,8 +184,10 @@ class Inputs:
 
 
 def snapshot_folder(on: date) -> Path:
-    """``CAUDAL_SNAPSHOT_DIR/YYYY-MM-DD`` (as :func:`caudal.portfolio.snapshot.folder_for`)."""
-    return Path(settings.CAUDAL_SNAPSHOT_DIR) / on.isoformat()
+    """``CAUDAL_SNAPSHOT_DIR/YYYY-MM-DD`` (:func:`caudal.portfolio.snapshot.folder_for`)."""
+    from .snapshot import folder_for
+
+    return folder_for(on)
 
 
 def _manifest(folder: Path) -> dict[str, Any]:

@@ -37,7 +37,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.utils.translation import gettext as _
 
 from caudal.cadastre.models import Municipality, UseCategory, UtilitySettings, Zone
@@ -211,14 +210,9 @@ def age_class_label(code: str) -> str:
 
 def snapshot_folder(snapshot: Snapshot) -> Path:
     """The folder of a snapshot's files (``Snapshot.path`` under the snapshot directory)."""
-    base = Path(settings.CAUDAL_SNAPSHOT_DIR)
-    if snapshot.path:
-        return base / snapshot.path
-    try:
-        from caudal.portfolio.snapshot import folder_for  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - until the snapshot module lands
-        return base / snapshot.date.isoformat()
-    return Path(folder_for(snapshot.date))
+    from caudal.portfolio.snapshot import folder_for, snapshot_root
+
+    return snapshot_root() / snapshot.path if snapshot.path else folder_for(snapshot.date)
 
 
 def previous_snapshot(snapshot: Snapshot) -> Snapshot | None:
