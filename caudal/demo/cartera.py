@@ -172,35 +172,19 @@ TARGETS: dict[str, tuple[str, str]] = {
 }
 
 
-def ensure_default_policies() -> None:
-    """The default stage and aging policies and indicator formulas of the data migrations,
-    when the tables are empty (a test database flushed between tests has none)."""
-    import importlib
-
-    from django.apps import apps
-
-    from caudal.portfolio.models import KpiFormula, StagePolicy
-
-    if not StagePolicy.objects.exists():
-        importlib.import_module("caudal.portfolio.migrations.0002_default_policies").create(
-            apps, None
-        )
-    if not KpiFormula.objects.exists():
-        importlib.import_module("caudal.portfolio.migrations.0003_kpi_formulas").create(apps, None)
-
-
 def snapshots_kpis_reports(*, as_of: date, first: date, actor: str) -> dict[str, Any]:
     """Snapshots of every month end from ``first`` and of yesterday, their indicators, the
     targets of their months, last month's report published and this month's in review."""
     from django.contrib.auth import get_user_model
 
+    from caudal.portfolio.defaults import ensure_defaults
     from caudal.portfolio.kpis import compute_kpis, do_set_target
     from caudal.portfolio.models import KpiFormula
     from caudal.portfolio.snapshot import take_snapshot
     from caudal.reports import actions as reports
     from caudal.reports.models import ReportKind
 
-    ensure_default_policies()
+    ensure_defaults()
     dates = month_ends_between(first, as_of - timedelta(days=1))
     yesterday = as_of - timedelta(days=1)
     if yesterday not in dates:

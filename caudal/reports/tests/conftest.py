@@ -215,3 +215,13 @@ def officer(roles):
 @pytest.fixture
 def cashier(roles):
     return _user("cajero", "cashier")
+
+
+@pytest.fixture(autouse=True)
+def _default_policies(request):
+    """The seeded indicator formulas and policies, which a transactional test run earlier
+    in the same worker may have flushed away."""
+    if "db" in request.fixturenames or "transactional_db" in request.fixturenames:
+        from caudal.portfolio.defaults import ensure_defaults
+
+        ensure_defaults()
